@@ -19,7 +19,9 @@ typedef struct hr_failure {
     /*
      * The server answered that it did not run the command (LOADING, TRYAGAIN,
      * CLUSTERDOWN, MASTERDOWN, READONLY, NOAUTH, max clients, ...), so
-     * repeating it cannot apply it twice.
+     * repeating it cannot apply it twice. A script (EVAL, EVALSHA, FCALL) can
+     * return any of these replies after it has written, so the caller must
+     * not rely on this flag for scripts.
      */
     bool not_executed;
     /* The connection must be closed and opened again before a new attempt. */
@@ -53,9 +55,12 @@ typedef enum hr_transport_error {
 /*
  * Classifies a hiredis transport failure from the context's error code, the
  * errno captured right after the failing call (0 when unknown) and the
- * context's errstr (may be NULL). errno decides where it is known, because
- * errstr may be translated by the host's locale; otherwise errstr is matched
- * against hiredis's own messages and the English strerror texts.
+ * context's errstr (may be NULL). hiredis's own fixed messages decide first,
+ * because hiredis sets them without a failing system call, so errno is stale
+ * then ("Invalid timeout specified" in 0.14.1). Otherwise errno decides where
+ * it is known, because strerror() text follows the host's locale, and the
+ * English strerror() texts are matched last. For HR_TRANSPORT_OTHER, errno
+ * is ignored and errstr only detects caller errors.
  *
  * Transport failures never have not_executed set: whether the command may
  * have reached the server depends on when the failure happened, which only
