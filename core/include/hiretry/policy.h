@@ -57,7 +57,10 @@ typedef struct hr_clock {
     void *arg;
 } hr_clock;
 
-/* CLOCK_MONOTONIC and nanosleep(), resumed after signals. */
+/*
+ * CLOCK_MONOTONIC, with sleeps by clock_nanosleep() to an absolute end time,
+ * so that signals neither shorten nor lengthen them. Sleeps preserve errno.
+ */
 extern const hr_clock hr_monotonic_clock;
 
 typedef enum hr_verdict {
@@ -91,15 +94,24 @@ const char *hr_verdict_name(hr_verdict verdict);
 bool hr_repeat_allowed(hr_writes writes, hr_repeat_safety safety,
                        bool may_have_run);
 
-/* Starts a logical call: resets the failure count, backoff and deadline. */
+/*
+ * Starts a logical call: resets the failure count and the backoff, and fixes
+ * the deadline at now + deadline_ns (saturating) when deadline_ns > 0.
+ */
 void hr_call_begin(hr_call *call, const hr_policy *policy,
                    const hr_clock *clock);
 
 /*
  * Records one failed attempt and decides what to do. The checks run in this
  * order: permanent, class not in retry_on, repeat not allowed, no retries
- * left, deadline. On HR_RETRY, *delay_ns holds the sleep before the next
- * attempt, which ends before the deadline.
+ * left, deadline. On HR_RETRY, *delay_ns contains the sleep before the next
+ * attempt, and on any other verdict it is 0.
+ *
+ * With a deadline, the call gives up with HR_GIVE_UP_DEADLINE when the
+ * failure is recorded at or after the deadline. It also gives up at once,
+ * instead of sleeping, when the backoff delay would reach or pass the
+ * deadline, because the next attempt could not start in time. So a retry's
+ * sleep always ends before the deadline.
  */
 hr_verdict hr_call_failed(hr_call *call, const hr_failure *failure,
                           bool repeat_allowed, int64_t *delay_ns);
