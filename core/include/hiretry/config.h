@@ -40,7 +40,7 @@ typedef enum hr_config_source {
 /* Documentation of one variable, for the README, --help and checks. */
 typedef struct hr_config_var {
     const char *name;          /* "HIRETRY_RETRIES" */
-    const char *accepted;      /* "an integer from -1 to 2147483647" */
+    const char *accepted;      /* "an integer from -1 to 1000000, ..." */
     const char *default_value; /* "3", as a user would write it */
     const char *summary;       /* one sentence */
 } hr_config_var;
@@ -69,8 +69,9 @@ int hr_config_load(hr_config *config, hr_getenv_fn getenv_fn,
 
 /*
  * Parses a duration with a unit: "250ms", "1.5s", "800us", "0" (zero needs
- * no unit). Returns 0 and stores nanoseconds in *out_ns, or -1 when the text
- * is not a duration, has no unit, or overflows.
+ * no unit). Units are lower case, and there is no sign and no space. Returns
+ * 0 and stores nanoseconds in *out_ns, or -1 when the text is not a
+ * duration, has no unit, is not a whole number of nanoseconds, or overflows.
  */
 int hr_parse_duration(const char *text, int64_t *out_ns);
 
