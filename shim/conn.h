@@ -1,0 +1,76 @@
+/*
+ * Per-context state of the shim, kept beside each redisContext that a
+ * wrapped blocking connect function created. Contexts the shim did not
+ * create (non-blocking, redisConnectFd, async) have no state and pass
+ * through untouched.
+ */
+#ifndef HR_SHIM_CONN_H
+#define HR_SHIM_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/time.h>
+
+#include <hiredis/hiredis.h>
+
+/* Session commands, in the order they are sent again after a reconnect. */
+typedef enum hr_session_slot {
+    HR_SESSION_AUTH,
+    HR_SESSION_HELLO,
+    HR_SESSION_SELECT,
+    HR_SESSION_SETNAME,
+    HR_SESSION_READONLY, /* READONLY or READWRITE, whichever came last */
+    HR_SESSION_SLOTS
+} hr_session_slot;
+
+/* A formatted command, as sent to the server. */
+typedef struct hr_bytes {
+    char *data;
+    size_t len;
+} hr_bytes;
+
+/* Modes in which the shim passes every call through untouched. */
+enum {
+    HR_CONN_SUBSCRIBED = 1 << 0, /* a SUBSCRIBE-family command was sent */
+    HR_CONN_MONITORING = 1 << 1, /* MONITOR was sent */
+    HR_CONN_MULTI = 1 << 2,      /* between MULTI and EXEC or DISCARD */
+    HR_CONN_WATCHING = 1 << 3,   /* keys are watched */
+    /* The connection failed inside MULTI or WATCH: calls fail until the
+       program ends the transaction with EXEC or DISCARD. */
+    HR_CONN_TRANSACTION_LOST = 1 << 4
+};
+
+typedef struct hr_conn {
+    redisContext *context;
+    hr_bytes session[HR_SESSION_SLOTS];
+    bool has_timeout;       /* redisSetTimeout was called */
+    struct timeval timeout; /* its argument */
+    bool keepalive;         /* redisEnableKeepAlive was called */
+    unsigned modes;         /* HR_CONN_* */
+    unsigned long pending;  /* replies owed to commands appended by the
+                               program itself */
+    int64_t last_io_ns;     /* monotonic time of the last command */
+    bool reconnect_needed;  /* reconnect before the next command */
+} hr_conn;
+
+/* Returns the state of c, or NULL when the shim does not manage c. */
+hr_conn *hr_conn_find(const redisContext *c);
+
+/* Creates state for c; returns NULL when out of memory. */
+hr_conn *hr_conn_add(redisContext *c);
+
+/* Forgets c and frees its state; nothing when c is unknown. */
+void hr_conn_remove(const redisContext *c);
+
+/* Replaces a session slot with a copy of bytes; false when out of memory. */
+bool hr_conn_set_session(hr_conn *conn, hr_session_slot slot, const char *bytes,
+                         size_t len);
+
+/* Clears every session slot, as the server does on RESET. */
+void hr_conn_clear_session(hr_conn *conn);
+
+/* Formats "host:port" or "unix:path" for logs into buf. */
+void hr_conn_endpoint(const redisContext *c, char *buf, size_t size);
+
+#endif

@@ -1,0 +1,570 @@
+/*
+ * The retry engine: one logical call of a wrapped hiredis function, its
+ * attempts, reconnects and session restores, driven by core/'s policy.
+ */
+#include "shim.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <hiredis/sds.h>
+
+#include "hiretry/commands.h"
+#include "hiretry/policy.h"
+#include "log.h"
+#include "real.h"
+#include "reply.h"
+#include "session.h"
+
+/*
+ * A connection left idle for longer than this since its last reply is
+ * checked for a close by the server before a command is written on it, so
+ * that a command sent into a connection the server had already closed
+ * counts as never run (a kill or restart of the server shows up as such a
+ * close). The check costs one poll(2); back-to-back commands skip it.
+ * NOTE: a fixed value until the idle check becomes configurable.
+ */
+#define HR_IDLE_CHECK_NS (250 * 1000LL)
+
+/* Arguments parsed on the stack; longer commands use the heap. */
+#define HR_STACK_ARGS 16
+
+/* Returns the number of bytes appended to c but not yet written. */
+static size_t hr_output_pending(const redisContext *c)
+{
+    return c->obuf ? sdslen(c->obuf) : 0;
+}
+
+static bool hr_slice_is(const hr_slice *s, const char *word)
+{
+    size_t len = strlen(word);
+
+    return s->len == len && strncasecmp(s->ptr, word, len) == 0;
+}
+
+/* What one failed attempt left behind. */
+typedef struct hr_attempt {
+    hr_failure failure;
+    int error_number;  /* errno after a transport failure, else 0 */
+    bool may_have_run; /* the server may have run the command */
+    void *error_reply; /* an error reply to return if the call gives up */
+} hr_attempt;
+
+/*
+ * A command about to be sent. The success path reads only its name; the
+ * arguments are parsed when a failure, a session command or the command
+ * table needs them.
+ */
+typedef struct hr_command {
+    const char *bytes; /* the formatted request */
+    size_t len;
+    hr_slice name; /* argv[0]; empty when the request is not RESP */
+    hr_slice stack_args[HR_STACK_ARGS];
+    hr_slice *argv; /* NULL until parsed */
+    int argc;
+    unsigned flags;  /* HR_COMMAND_* */
+    bool classified; /* info holds the full classification */
+    hr_command_info info;
+} hr_command;
+
+/*
+ * The flags of the last command names seen on this thread, so that the
+ * success path skips the command table: most programs repeat a few
+ * commands. Only names whose flags do not depend on their arguments are
+ * kept.
+ */
+#define HR_NAME_CACHE_SLOTS 8
+#define HR_NAME_CACHE_MAX 16
+
+struct hr_name_cache_entry {
+    size_t len; /* 0 for an empty slot */
+    char name[HR_NAME_CACHE_MAX];
+    unsigned flags;
+};
+
+static __thread struct hr_name_cache_entry hr_name_cache[HR_NAME_CACHE_SLOTS]
+    __attribute__((tls_model("initial-exec")));
+
+static struct hr_name_cache_entry *hr_name_cache_slot(const hr_slice *name)
+{
+    unsigned char first = (unsigned char)name->ptr[0];
+    unsigned char last = (unsigned char)name->ptr[name->len - 1];
+
+    return &hr_name_cache[(name->len + first * 3u + last) %
+                          HR_NAME_CACHE_SLOTS];
+}
+
+/* Parses the arguments once; a request that is not RESP has none. */
+static void hr_command_args(hr_command *command)
+{
+    size_t consumed;
+    int argc;
+
+    if (command->argv != NULL)
+        return;
+    command->argv = command->stack_args;
+    argc = hr_request_parse(command->bytes, command->len, command->argv,
+                            HR_STACK_ARGS, &consumed);
+    if (argc > HR_STACK_ARGS) {
+        hr_slice *heap = malloc((size_t)argc * sizeof(*heap));
+        if (heap != NULL) {
+            command->argv = heap;
+            hr_request_parse(command->bytes, command->len, heap, argc,
+                             &consumed);
+        } else {
+            argc = HR_STACK_ARGS; /* Classified by its first arguments. */
+        }
+    }
+    command->argc = argc < 0 ? 0 : argc;
+}
+
+static void hr_command_classify_fully(hr_command *command)
+{
+    if (command->classified)
+        return;
+    hr_command_args(command);
+    command->info = hr_command_classify(command->argv, command->argc);
+    command->classified = true;
+}
+
+/* Sets command->flags from the name cache or the command table. */
+static void hr_command_find_flags(hr_command *command)
+{
+    const hr_slice *name = &command->name;
+    struct hr_name_cache_entry *entry;
+
+    if (name->len == 0 || name->len > HR_NAME_CACHE_MAX) {
+        hr_command_classify_fully(command);
+        command->flags = command->info.flags;
+        return;
+    }
+
+    entry = hr_name_cache_slot(name);
+    if (entry->len == name->len &&
+        memcmp(entry->name, name->ptr, name->len) == 0) {
+        command->flags = entry->flags;
+        return;
+    }
+
+    hr_command_classify_fully(command);
+    command->flags = command->info.flags;
+    if (hr_command_flags_fixed(name)) {
+        memcpy(entry->name, name->ptr, name->len);
+        entry->len = name->len;
+        entry->flags = command->flags;
+    }
+}
+
+static void hr_command_init(hr_command *command, const char *cmd, size_t len)
+{
+    command->bytes = cmd;
+    command->len = len;
+    command->argv = NULL;
+    command->argc = 0;
+    command->classified = false;
+    command->info = (hr_command_info){HR_REPEAT_UNSAFE, 0, NULL};
+    if (hr_request_name(cmd, len, &command->name) != 0)
+        command->name = (hr_slice){NULL, 0};
+    hr_command_find_flags(command);
+}
+
+static void hr_command_release(hr_command *command)
+{
+    if (command->argv != command->stack_args)
+        free(command->argv);
+}
+
+/* Returns true when the command's name is word, in any case. */
+static bool hr_command_is(const hr_command *command, const char *word)
+{
+    return hr_slice_is(&command->name, word);
+}
+
+/* Copies the command name for logs: printable bytes only, bounded. */
+static void hr_command_name(const hr_command *command, char *buf, size_t size)
+{
+    size_t n = 0;
+
+    if (command->name.len > 0) {
+        const hr_slice *name = &command->name;
+        for (size_t i = 0; i < name->len && n + 1 < size; i++) {
+            unsigned char ch = (unsigned char)name->ptr[i];
+            buf[n++] = (ch > ' ' && ch < 0x7f && ch != '"') ? (char)ch : '?';
+        }
+    }
+    buf[n] = '\0';
+}
+
+/*
+ * A script may have written before it fails with any error reply, even one
+ * that otherwise means the server ran nothing (LOADING, NOPERM, ...), since
+ * a script can raise it from a later call or return it itself.
+ */
+static bool hr_command_is_script(const hr_command *command)
+{
+    const hr_slice *name = &command->name;
+
+    return (name->len >= 4 && strncasecmp(name->ptr, "eval", 4) == 0) ||
+           (name->len >= 5 && strncasecmp(name->ptr, "fcall", 5) == 0);
+}
+
+/* Returns true when the server has closed the connection on fd. */
+static bool hr_socket_closed(int fd)
+{
+    int saved_errno = errno;
+    struct pollfd pfd = {.fd = fd, .events = POLLIN | POLLRDHUP};
+    bool closed = false;
+
+    if (poll(&pfd, 1, 0) == 1)
+        closed = (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL));
+    errno = saved_errno;
+    return closed;
+}
+
+/*
+ * Reconnects c in place with hiredis's redisReconnect and keeps what the
+ * program set on its reader. The socket is closed here first, because
+ * redisReconnect closes c->fd without clearing it: after a failed name
+ * lookup a second reconnect would close a descriptor the program may have
+ * reused since.
+ */
+static int hr_reconnect_in_place(hr_conn *conn, redisContext *c)
+{
+    redisReplyObjectFunctions *fn = c->reader ? c->reader->fn : NULL;
+    void *privdata = c->reader ? c->reader->privdata : NULL;
+    size_t maxbuf = c->reader ? c->reader->maxbuf : 0;
+    int rc;
+
+    if (c->fd >= 0) {
+        close(c->fd);
+        c->fd = -1;
+    }
+    rc = hr_real.redisReconnect(c);
+    if (c->reader != NULL && fn != NULL) {
+        c->reader->fn = fn;
+        c->reader->privdata = privdata;
+        c->reader->maxbuf = maxbuf;
+    }
+    conn->pending = 0;
+    conn->modes = 0;
+    conn->reconnect_needed = false;
+    return rc;
+}
+
+static void hr_attempt_transport(hr_attempt *attempt, redisContext *c,
+                                 int error_number, bool may_have_run)
+{
+    attempt->error_number = error_number;
+    attempt->failure = hr_classify_transport(
+        (hr_transport_error)c->err, error_number, c->errstr, strlen(c->errstr));
+    attempt->may_have_run = may_have_run;
+    attempt->error_reply = NULL;
+}
+
+/* Reconnects and restores the session; returns 0 or -1 with attempt set. */
+static int hr_reopen(hr_conn *conn, redisContext *c, hr_attempt *attempt)
+{
+    if (hr_reconnect_in_place(conn, c) != REDIS_OK) {
+        hr_attempt_transport(attempt, c, errno, false);
+        return -1;
+    }
+    if (hr_session_restore(conn, c, &attempt->failure,
+                           &attempt->error_number) != 0) {
+        attempt->may_have_run = false;
+        attempt->error_reply = NULL;
+        conn->reconnect_needed = true;
+        return -1;
+    }
+    return 0;
+}
+
+/* Logs a failed attempt: a retry at info, a give-up at warn. */
+static void hr_log_attempt(const redisContext *c, const char *what,
+                           const hr_call *call, const hr_attempt *attempt,
+                           hr_verdict verdict, int64_t delay_ns)
+{
+    hr_log_level level = verdict == HR_RETRY ? HR_LOG_INFO : HR_LOG_WARN;
+    char endpoint[160];
+
+    if (!hr_log_enabled(level))
+        return;
+    hr_conn_endpoint(c, endpoint, sizeof(endpoint));
+    if (verdict == HR_RETRY)
+        hr_log_write(level,
+                     "event=retry endpoint=%s command=%s class=%s attempt=%d "
+                     "delay_ms=%.3f error=\"%s\"",
+                     endpoint, what, hr_class_name(attempt->failure.cls),
+                     call->failures, (double)delay_ns / 1e6,
+                     attempt->error_reply ? "error reply" : c->errstr);
+    else
+        hr_log_write(level,
+                     "event=give_up endpoint=%s command=%s class=%s "
+                     "attempt=%d reason=%s error=\"%s\"",
+                     endpoint, what, hr_class_name(attempt->failure.cls),
+                     call->failures, hr_verdict_name(verdict),
+                     attempt->error_reply ? "error reply" : c->errstr);
+}
+
+/*
+ * Runs one attempt: reconnects first when needed, then sends cmd and reads
+ * its reply. Returns the reply on success, or NULL with attempt set.
+ */
+static void *hr_attempt_command(hr_conn *conn, redisContext *c,
+                                const hr_command *command, const char *cmd,
+                                size_t len, hr_attempt *attempt)
+{
+    void *reply = NULL;
+    const char *text;
+    size_t text_len;
+
+    if ((c->err || conn->reconnect_needed) && hr_reopen(conn, c, attempt))
+        return NULL;
+
+    if (hr_real.redisAppendFormattedCommand(c, cmd, len) != REDIS_OK) {
+        hr_attempt_transport(attempt, c, errno, false);
+        attempt->failure.permanent = true; /* out of memory */
+        return NULL;
+    }
+    if (hr_real.redisGetReply(c, &reply) != REDIS_OK) {
+        /* Bytes still in the output buffer never reached the server, and
+           a command the server did not receive whole cannot have run. */
+        int error_number = errno;
+        bool all_written = hr_output_pending(c) == 0;
+        hr_attempt_transport(attempt, c, error_number, all_written);
+        return NULL;
+    }
+    if (!hr_reply_error_text(c, reply, &text, &text_len))
+        return reply;
+
+    attempt->failure = hr_classify_reply(text, text_len);
+    attempt->error_number = 0;
+    attempt->may_have_run =
+        !attempt->failure.not_executed || hr_command_is_script(command);
+    attempt->error_reply = reply;
+    if (attempt->failure.drop_connection)
+        conn->reconnect_needed = true;
+    return NULL;
+}
+
+/* Tracks MULTI and WATCH from the commands that open and close them. */
+static void hr_transaction_update(hr_conn *conn, const hr_command *command,
+                                  bool is_error)
+{
+    if (hr_command_is(command, "multi") && !is_error)
+        conn->modes |= HR_CONN_MULTI;
+    else if (hr_command_is(command, "watch") && !is_error)
+        conn->modes |= HR_CONN_WATCHING;
+    else if (hr_command_is(command, "unwatch"))
+        conn->modes &= ~(unsigned)HR_CONN_WATCHING;
+    else if (hr_command_is(command, "exec") ||
+             hr_command_is(command, "discard"))
+        conn->modes &= ~(unsigned)(HR_CONN_MULTI | HR_CONN_WATCHING);
+}
+
+/* Updates the recorded session and modes after a successful command. */
+static void hr_after_success(hr_conn *conn, redisContext *c,
+                             hr_command *command, const char *cmd, size_t len,
+                             void *reply)
+{
+    const char *text;
+    size_t text_len;
+    bool is_error = hr_reply_error_text(c, reply, &text, &text_len);
+    unsigned flags = command->flags;
+
+    if ((flags & HR_COMMAND_SESSION) && !is_error) {
+        hr_command_args(command);
+        hr_session_record(conn, command->argv, command->argc, cmd, len);
+    }
+    if (flags & HR_COMMAND_PUBSUB)
+        conn->modes |= HR_CONN_SUBSCRIBED;
+    if (flags & HR_COMMAND_TRANSACTION)
+        hr_transaction_update(conn, command, is_error);
+}
+
+/* Modes in which a command is sent once, exactly as hiredis would. */
+static bool hr_pass_through(const hr_conn *conn, const redisContext *c,
+                            const hr_command *command)
+{
+    return conn->modes != 0 || conn->pending != 0 ||
+           hr_output_pending(c) != 0 ||
+           (command->flags & HR_COMMAND_NEVER_REPEAT);
+}
+
+/* Sends a command once with no policy, keeping the modes up to date. */
+static void *hr_send_once(hr_conn *conn, redisContext *c, hr_command *command,
+                          const char *cmd, size_t len)
+{
+    bool in_transaction = conn->modes & (HR_CONN_MULTI | HR_CONN_WATCHING);
+    bool ends_transaction =
+        hr_command_is(command, "exec") || hr_command_is(command, "discard");
+    void *reply = NULL;
+
+    if (hr_real.redisAppendFormattedCommand(c, cmd, len) == REDIS_OK)
+        hr_real.redisGetReply(c, &reply);
+
+    if (reply == NULL) {
+        /* A transaction whose connection failed fails as a whole: no
+           command of it may reach a new connection. */
+        if (in_transaction && !ends_transaction)
+            conn->modes |= HR_CONN_TRANSACTION_LOST;
+        if (ends_transaction)
+            conn->modes &= ~(unsigned)(HR_CONN_MULTI | HR_CONN_WATCHING |
+                                       HR_CONN_TRANSACTION_LOST);
+        return NULL;
+    }
+    if (hr_command_is(command, "monitor"))
+        conn->modes |= HR_CONN_MONITORING;
+    hr_after_success(conn, c, command, cmd, len, reply);
+    return reply;
+}
+
+/* Ends a call that gave up: returns what hiredis would have returned. */
+static void *hr_give_up(hr_conn *conn, const hr_attempt *attempt,
+                        int saved_errno)
+{
+    if (attempt->error_reply != NULL) {
+        errno = saved_errno;
+        return attempt->error_reply;
+    }
+    if (attempt->failure.drop_connection)
+        conn->reconnect_needed = true;
+    errno = attempt->error_number ? attempt->error_number : saved_errno;
+    return NULL;
+}
+
+/* Marks the connection for a reconnect if the server closed it idle. */
+static void hr_check_idle(hr_conn *conn, redisContext *c, int64_t now)
+{
+    if (c->err || conn->reconnect_needed || c->fd < 0 ||
+        now - conn->last_io_ns < HR_IDLE_CHECK_NS)
+        return;
+    if (hr_socket_closed(c->fd)) {
+        conn->reconnect_needed = true;
+        hr_log(HR_LOG_DEBUG, "event=closed_while_idle fd=%d", c->fd);
+    }
+}
+
+static void *hr_retry_loop(hr_conn *conn, redisContext *c, hr_command *command,
+                           const char *cmd, size_t len, int saved_errno)
+{
+    const hr_policy *policy = &hr_shim_config.policy;
+    /* Blocking, transaction and pub/sub commands are never sent twice. */
+    bool single = command->flags & (HR_COMMAND_BLOCKING |
+                                    HR_COMMAND_TRANSACTION | HR_COMMAND_PUBSUB);
+    hr_writes writes = single ? HR_WRITES_NONE : policy->writes;
+    int64_t now = hr_monotonic_clock.now_ns(hr_monotonic_clock.arg);
+    hr_call call;
+    hr_attempt attempt;
+    int64_t delay_ns;
+
+    hr_check_idle(conn, c, now);
+    hr_call_begin(&call, policy, &hr_monotonic_clock);
+    for (;;) {
+        void *reply = hr_attempt_command(conn, c, command, cmd, len, &attempt);
+        if (reply != NULL) {
+            conn->last_io_ns =
+                hr_monotonic_clock.now_ns(hr_monotonic_clock.arg);
+            hr_after_success(conn, c, command, cmd, len, reply);
+            errno = saved_errno;
+            return reply;
+        }
+
+        if (attempt.may_have_run)
+            hr_command_classify_fully(command);
+        bool allowed = hr_repeat_allowed(writes, command->info.safety,
+                                         attempt.may_have_run);
+        hr_verdict verdict =
+            hr_call_failed(&call, &attempt.failure, allowed, &delay_ns);
+        if (hr_log_enabled(HR_LOG_INFO) ||
+            (verdict != HR_RETRY && hr_log_enabled(HR_LOG_WARN))) {
+            char name[40];
+            hr_command_name(command, name, sizeof(name));
+            hr_log_attempt(c, name, &call, &attempt, verdict, delay_ns);
+        }
+        if (verdict != HR_RETRY)
+            return hr_give_up(conn, &attempt, saved_errno);
+
+        if (attempt.error_reply != NULL)
+            hr_real.freeReplyObject(attempt.error_reply);
+        hr_call_sleep(&call, delay_ns);
+    }
+}
+
+void *hr_engine_command(hr_conn *conn, redisContext *c, char *cmd, size_t len)
+{
+    int saved_errno = errno;
+    hr_command command;
+    void *reply;
+
+    hr_command_init(&command, cmd, len);
+    if (hr_pass_through(conn, c, &command))
+        reply = hr_send_once(conn, c, &command, cmd, len);
+    else
+        reply = hr_retry_loop(conn, c, &command, cmd, len, saved_errno);
+    hr_command_release(&command);
+    free(cmd);
+    return reply;
+}
+
+redisContext *hr_engine_connected(redisContext *c, int error_number)
+{
+    hr_conn *conn;
+    hr_call call;
+    hr_attempt attempt;
+    int64_t delay_ns;
+
+    if (c == NULL || !(c->flags & REDIS_BLOCK))
+        return c;
+    conn = hr_conn_add(c);
+    if (conn == NULL) {
+        hr_log(HR_LOG_WARN, "event=untracked reason=out_of_memory");
+        return c;
+    }
+    conn->last_io_ns = hr_monotonic_clock.now_ns(hr_monotonic_clock.arg);
+
+    hr_call_begin(&call, &hr_shim_config.policy, &hr_monotonic_clock);
+    while (c->err) {
+        hr_attempt_transport(&attempt, c, error_number, false);
+        hr_verdict verdict =
+            hr_call_failed(&call, &attempt.failure, true, &delay_ns);
+        hr_log_attempt(c, "connect", &call, &attempt, verdict, delay_ns);
+        if (verdict != HR_RETRY) {
+            errno = error_number;
+            break;
+        }
+        hr_call_sleep(&call, delay_ns);
+        hr_reconnect_in_place(conn, c);
+        error_number = errno;
+    }
+    return c;
+}
+
+int hr_engine_reconnect(hr_conn *conn, redisContext *c)
+{
+    int saved_errno = errno;
+    hr_call call;
+    hr_attempt attempt;
+    int64_t delay_ns;
+
+    hr_call_begin(&call, &hr_shim_config.policy, &hr_monotonic_clock);
+    for (;;) {
+        if (hr_reopen(conn, c, &attempt) == 0) {
+            conn->last_io_ns =
+                hr_monotonic_clock.now_ns(hr_monotonic_clock.arg);
+            errno = saved_errno;
+            return REDIS_OK;
+        }
+        hr_verdict verdict =
+            hr_call_failed(&call, &attempt.failure, true, &delay_ns);
+        hr_log_attempt(c, "reconnect", &call, &attempt, verdict, delay_ns);
+        if (verdict != HR_RETRY) {
+            errno = attempt.error_number ? attempt.error_number : saved_errno;
+            return REDIS_ERR;
+        }
+        hr_call_sleep(&call, delay_ns);
+    }
+}

@@ -1,0 +1,44 @@
+/*
+ * Logging to standard error, one line per event:
+ *
+ *     hiretry: event=retry endpoint=127.0.0.1:6379 class=ConnectionError ...
+ *
+ * The level comes from HIRETRY_LOG. The level check is a load and a compare,
+ * done before any formatting. Logging never changes errno.
+ */
+#ifndef HR_SHIM_LOG_H
+#define HR_SHIM_LOG_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "hiretry/config.h"
+
+extern _Atomic int hr_log_threshold;
+
+static inline bool hr_log_enabled(hr_log_level level)
+{
+    return level != HR_LOG_OFF &&
+           (int)level <=
+               atomic_load_explicit(&hr_log_threshold, memory_order_relaxed);
+}
+
+/* Writes one line at level. format contains the key=value pairs. */
+void hr_log_write(hr_log_level level, const char *format, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#define hr_log(level, ...)                                                     \
+    do {                                                                       \
+        if (hr_log_enabled(level))                                             \
+            hr_log_write(level, __VA_ARGS__);                                  \
+    } while (0)
+
+/* Logs at most once per call site and process. */
+#define hr_log_once(level, ...)                                                \
+    do {                                                                       \
+        static atomic_flag hr_logged_ = ATOMIC_FLAG_INIT;                      \
+        if (hr_log_enabled(level) && !atomic_flag_test_and_set(&hr_logged_))   \
+            hr_log_write(level, __VA_ARGS__);                                  \
+    } while (0)
+
+#endif

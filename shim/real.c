@@ -1,0 +1,190 @@
+#include "real.h"
+
+#include <dlfcn.h>
+#include <elf.h>
+#include <link.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "log.h"
+
+#define HR_STRINGIFY2(x) #x
+#define HR_STRINGIFY(x) HR_STRINGIFY2(x)
+/* The soname of the libhiredis whose headers the shim was built with. */
+#define HR_HIREDIS_SONAME "libhiredis.so." HR_STRINGIFY(HIREDIS_SONAME)
+
+hr_real_table hr_real;
+
+enum { HR_RESOLVE_PENDING, HR_RESOLVE_OK, HR_RESOLVE_FAILED };
+
+static _Atomic int hr_resolve_state = HR_RESOLVE_PENDING;
+static pthread_mutex_t hr_resolve_lock = PTHREAD_MUTEX_INITIALIZER;
+static const void *hr_default_reader_functions;
+
+/* Returns true when addr lies in the object that holds this function. */
+static bool hr_is_own_symbol(const void *addr)
+{
+    Dl_info mine;
+    Dl_info theirs;
+
+    if (dladdr((const void *)hr_is_own_symbol, &mine) == 0)
+        return false;
+    if (dladdr(addr, &theirs) == 0)
+        return false;
+    return mine.dli_fbase == theirs.dli_fbase;
+}
+
+struct hr_library_search {
+    const char *path;
+};
+
+static int hr_find_hiredis(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    struct hr_library_search *search = arg;
+    const char *base;
+
+    (void)size;
+    if (info->dlpi_name == NULL || info->dlpi_name[0] == '\0')
+        return 0;
+    base = strrchr(info->dlpi_name, '/');
+    base = base ? base + 1 : info->dlpi_name;
+    if (strncmp(base, "libhiredis.so", strlen("libhiredis.so")) != 0)
+        return 0;
+    search->path = info->dlpi_name;
+    return 1;
+}
+
+/*
+ * Looks name up in a libhiredis that is loaded but invisible to RTLD_NEXT,
+ * as it is when a plugin linked with it was opened with RTLD_LOCAL.
+ */
+static void *hr_lookup_loaded(const char *name)
+{
+    struct hr_library_search search = {NULL};
+    void *handle;
+    void *symbol;
+
+    dl_iterate_phdr(hr_find_hiredis, &search);
+    if (search.path == NULL)
+        return NULL;
+    handle = dlopen(search.path, RTLD_LAZY | RTLD_NOLOAD);
+    if (handle == NULL)
+        return NULL;
+    symbol = dlsym(handle, name);
+    dlclose(handle);
+    return symbol;
+}
+
+static void *hr_lookup(const char *name)
+{
+    void *symbol = dlsym(RTLD_NEXT, name);
+
+    if (symbol != NULL && !hr_is_own_symbol(symbol))
+        return symbol;
+    return hr_lookup_loaded(name);
+}
+
+/* Stores the DT_SONAME of the object that defines addr in *soname. */
+static bool hr_soname_of(const void *addr, const char **soname)
+{
+    Dl_info info;
+    struct link_map *map = NULL;
+    const char *strtab = NULL;
+    ElfW(Xword) offset = 0;
+    bool has_soname = false;
+
+    if (dladdr1(addr, &info, (void **)&map, RTLD_DL_LINKMAP) == 0 ||
+        map == NULL || map->l_ld == NULL)
+        return false;
+    for (const ElfW(Dyn) *dyn = map->l_ld; dyn->d_tag != DT_NULL; dyn++) {
+        if (dyn->d_tag == DT_STRTAB)
+            strtab = (const char *)dyn->d_un.d_ptr;
+        if (dyn->d_tag == DT_SONAME) {
+            offset = dyn->d_un.d_val;
+            has_soname = true;
+        }
+    }
+    if (strtab == NULL || !has_soname)
+        return false;
+    *soname = strtab + offset;
+    return true;
+}
+
+static bool hr_abi_matches(void)
+{
+    const char *soname;
+
+    if (!hr_soname_of((const void *)hr_real.redisConnect, &soname)) {
+        hr_log_once(HR_LOG_WARN,
+                    "event=abi_unknown expected=%s "
+                    "action=pass_through",
+                    HR_HIREDIS_SONAME);
+        return false;
+    }
+    if (strcmp(soname, HR_HIREDIS_SONAME) != 0) {
+        hr_log_once(HR_LOG_WARN,
+                    "event=abi_mismatch loaded=%s expected=%s "
+                    "action=pass_through",
+                    soname, HR_HIREDIS_SONAME);
+        return false;
+    }
+    return true;
+}
+
+static void hr_find_default_reader_functions(void)
+{
+    redisReader *reader;
+
+    if (hr_real.redisReaderCreate == NULL || hr_real.redisReaderFree == NULL)
+        return;
+    reader = hr_real.redisReaderCreate();
+    if (reader == NULL)
+        return;
+    hr_default_reader_functions = reader->fn;
+    hr_real.redisReaderFree(reader);
+}
+
+static int hr_resolve_all(void)
+{
+    bool complete = true;
+
+#define HR_REAL_RESOLVE(ret, name, params)                                     \
+    hr_real.name = (ret(*) params)hr_lookup(#name);                            \
+    if (hr_real.name == NULL)                                                  \
+        complete = false;
+    HR_REAL_FUNCTIONS(HR_REAL_RESOLVE)
+#undef HR_REAL_RESOLVE
+
+    if (!complete) {
+        hr_log_once(HR_LOG_WARN, "event=symbols_missing library=libhiredis "
+                                 "action=pass_through");
+        return HR_RESOLVE_FAILED;
+    }
+    if (!hr_abi_matches())
+        return HR_RESOLVE_FAILED;
+    hr_find_default_reader_functions();
+    return HR_RESOLVE_OK;
+}
+
+bool hr_real_resolve(void)
+{
+    int state = atomic_load_explicit(&hr_resolve_state, memory_order_acquire);
+
+    if (state != HR_RESOLVE_PENDING)
+        return state == HR_RESOLVE_OK;
+
+    pthread_mutex_lock(&hr_resolve_lock);
+    state = atomic_load_explicit(&hr_resolve_state, memory_order_relaxed);
+    if (state == HR_RESOLVE_PENDING) {
+        state = hr_resolve_all();
+        atomic_store_explicit(&hr_resolve_state, state, memory_order_release);
+    }
+    pthread_mutex_unlock(&hr_resolve_lock);
+    return state == HR_RESOLVE_OK;
+}
+
+const void *hr_real_default_reader_functions(void)
+{
+    return hr_default_reader_functions;
+}

@@ -1,0 +1,66 @@
+/*
+ * The real hiredis functions behind the wrappers, found at the first call.
+ *
+ * dlsym(RTLD_NEXT) finds them when the program links libhiredis. Hosts that
+ * load a plugin linked with libhiredis through dlopen(RTLD_LOCAL) hide it
+ * from RTLD_NEXT, so the fallback looks the functions up in the libhiredis
+ * already loaded in the process.
+ */
+#ifndef HR_SHIM_REAL_H
+#define HR_SHIM_REAL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <sys/time.h>
+
+#include <hiredis/hiredis.h>
+
+/* X(return type, name, parameters): every function the shim calls. */
+#define HR_REAL_FUNCTIONS(X)                                                   \
+    X(redisContext *, redisConnect, (const char *, int))                       \
+    X(redisContext *, redisConnectWithTimeout,                                 \
+      (const char *, int, const struct timeval))                               \
+    X(redisContext *, redisConnectUnix, (const char *))                        \
+    X(redisContext *, redisConnectUnixWithTimeout,                             \
+      (const char *, const struct timeval))                                    \
+    X(void *, redisvCommand, (redisContext *, const char *, va_list))          \
+    X(void *, redisCommandArgv,                                                \
+      (redisContext *, int, const char **, const size_t *))                    \
+    X(int, redisvAppendCommand, (redisContext *, const char *, va_list))       \
+    X(int, redisAppendCommandArgv,                                             \
+      (redisContext *, int, const char **, const size_t *))                    \
+    X(int, redisAppendFormattedCommand,                                        \
+      (redisContext *, const char *, size_t))                                  \
+    X(int, redisGetReply, (redisContext *, void **))                           \
+    X(int, redisSetTimeout, (redisContext *, const struct timeval))            \
+    X(int, redisEnableKeepAlive, (redisContext *))                             \
+    X(int, redisReconnect, (redisContext *))                                   \
+    X(void, redisFree, (redisContext *))                                       \
+    X(int, redisFreeKeepFd, (redisContext *))                                  \
+    X(int, redisvFormatCommand, (char **, const char *, va_list))              \
+    X(int, redisFormatCommandArgv,                                             \
+      (char **, int, const char **, const size_t *))                           \
+    X(void, freeReplyObject, (void *))                                         \
+    X(redisReader *, redisReaderCreate, (void))                                \
+    X(void, redisReaderFree, (redisReader *))
+
+typedef struct hr_real_table {
+#define HR_REAL_FIELD(ret, name, params) ret(*name) params;
+    HR_REAL_FUNCTIONS(HR_REAL_FIELD)
+#undef HR_REAL_FIELD
+} hr_real_table;
+
+extern hr_real_table hr_real;
+
+/*
+ * Resolves every function once per process; safe from any thread and
+ * repeated calls cost one atomic load. Returns false when libhiredis cannot
+ * be found or is not the ABI the shim was built for: the caller must then
+ * not apply any policy, and may call only functions that are not NULL.
+ */
+bool hr_real_resolve(void);
+
+/* The reply functions hiredis's default reader uses, or NULL. */
+const void *hr_real_default_reader_functions(void);
+
+#endif

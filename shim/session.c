@@ -1,0 +1,120 @@
+#include "session.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "real.h"
+#include "reply.h"
+
+static bool hr_slice_is(const hr_slice *s, const char *word)
+{
+    size_t len = strlen(word);
+
+    return s->len == len && strncasecmp(s->ptr, word, len) == 0;
+}
+
+/* Returns the slot a command fills, HR_SESSION_SLOTS for none. */
+static hr_session_slot hr_session_slot_of(const hr_slice *argv, int argc)
+{
+    if (argc < 1)
+        return HR_SESSION_SLOTS;
+    if (hr_slice_is(&argv[0], "auth"))
+        return HR_SESSION_AUTH;
+    if (hr_slice_is(&argv[0], "hello"))
+        return HR_SESSION_HELLO;
+    if (hr_slice_is(&argv[0], "select"))
+        return HR_SESSION_SELECT;
+    if (hr_slice_is(&argv[0], "readonly") || hr_slice_is(&argv[0], "readwrite"))
+        return HR_SESSION_READONLY;
+    if (argc >= 3 && hr_slice_is(&argv[0], "client") &&
+        hr_slice_is(&argv[1], "setname"))
+        return HR_SESSION_SETNAME;
+    return HR_SESSION_SLOTS;
+}
+
+void hr_session_record(hr_conn *conn, const hr_slice *argv, int argc,
+                       const char *cmd, size_t len)
+{
+    hr_session_slot slot;
+
+    if (argc >= 1 && hr_slice_is(&argv[0], "reset")) {
+        hr_conn_clear_session(conn);
+        return;
+    }
+    slot = hr_session_slot_of(argv, argc);
+    if (slot == HR_SESSION_SLOTS)
+        return;
+    /* Without memory the old value stays; a restore then sends that. */
+    hr_conn_set_session(conn, slot, cmd, len);
+}
+
+/* Sets an error on c the way hiredis's own error setter does. */
+static void hr_set_context_error(redisContext *c, int type, const char *text,
+                                 size_t len)
+{
+    int n = snprintf(c->errstr, sizeof(c->errstr), "%s", "reconnect: ");
+
+    if (len > sizeof(c->errstr) - (size_t)n - 1)
+        len = sizeof(c->errstr) - (size_t)n - 1;
+    memcpy(c->errstr + n, text, len);
+    c->errstr[(size_t)n + len] = '\0';
+    c->err = type;
+}
+
+/* Sends one recorded command; returns 0, or -1 with *failure set. */
+static int hr_session_send(redisContext *c, const hr_bytes *command,
+                           hr_failure *failure, int *error_number)
+{
+    void *reply = NULL;
+
+    if (hr_real.redisAppendFormattedCommand(c, command->data, command->len) !=
+            REDIS_OK ||
+        hr_real.redisGetReply(c, &reply) != REDIS_OK) {
+        *error_number = errno;
+        *failure =
+            hr_classify_transport((hr_transport_error)c->err, *error_number,
+                                  c->errstr, strlen(c->errstr));
+        return -1;
+    }
+
+    const char *text;
+    size_t text_len;
+    if (!hr_reply_error_text(c, reply, &text, &text_len)) {
+        hr_real.freeReplyObject(reply);
+        return 0;
+    }
+
+    *failure = hr_classify_reply(text, text_len);
+    *error_number = 0;
+    if (hr_class_is_a(failure->cls, HR_CLASS_AUTHENTICATION_ERROR))
+        failure->permanent = true;
+    /* The connection is in an unknown session: it must not be used. */
+    failure->drop_connection = true;
+    hr_set_context_error(c, REDIS_ERR_OTHER, text, text_len);
+    hr_real.freeReplyObject(reply);
+    return -1;
+}
+
+int hr_session_restore(hr_conn *conn, redisContext *c, hr_failure *failure,
+                       int *error_number)
+{
+    for (int slot = 0; slot < HR_SESSION_SLOTS; slot++) {
+        if (conn->session[slot].data == NULL)
+            continue;
+        if (hr_session_send(c, &conn->session[slot], failure, error_number))
+            return -1;
+    }
+
+    if ((conn->has_timeout &&
+         hr_real.redisSetTimeout(c, conn->timeout) != REDIS_OK) ||
+        (conn->keepalive && hr_real.redisEnableKeepAlive(c) != REDIS_OK)) {
+        *error_number = errno;
+        *failure =
+            hr_classify_transport((hr_transport_error)c->err, *error_number,
+                                  c->errstr, strlen(c->errstr));
+        return -1;
+    }
+    return 0;
+}

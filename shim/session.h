@@ -1,0 +1,30 @@
+/*
+ * The session a program established on a connection (AUTH, HELLO, SELECT,
+ * CLIENT SETNAME, READONLY or READWRITE, socket options), recorded as it
+ * succeeds and sent again after every reconnect.
+ */
+#ifndef HR_SHIM_SESSION_H
+#define HR_SHIM_SESSION_H
+
+#include <hiredis/hiredis.h>
+
+#include "conn.h"
+#include "hiretry/classify.h"
+#include "hiretry/commands.h"
+
+/*
+ * Records a session command that the server accepted: argv are its parsed
+ * arguments, cmd and len its formatted bytes. Other commands are ignored.
+ */
+void hr_session_record(hr_conn *conn, const hr_slice *argv, int argc,
+                       const char *cmd, size_t len);
+
+/*
+ * Sends the recorded session on c, which has just connected. Returns 0, or
+ * -1 with *failure and *error_number describing what failed and c->err set.
+ * A rejected AUTH or HELLO is a permanent AuthenticationError.
+ */
+int hr_session_restore(hr_conn *conn, redisContext *c, hr_failure *failure,
+                       int *error_number);
+
+#endif

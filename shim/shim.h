@@ -1,0 +1,51 @@
+/*
+ * Process-wide state of the shim: configuration, the re-entrancy guard and
+ * the retry engine the wrappers call.
+ */
+#ifndef HR_SHIM_SHIM_H
+#define HR_SHIM_SHIM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <hiredis/hiredis.h>
+
+#include "conn.h"
+#include "hiretry/config.h"
+
+/* The configuration, read from the environment once per process. */
+extern hr_config hr_shim_config;
+
+/*
+ * Prepares the shim on first use: reads the configuration and resolves the
+ * real hiredis functions. Returns true when the shim applies its policy,
+ * false when it must pass every call through (HIRETRY_DISABLE, or no
+ * compatible libhiredis). Cheap after the first call.
+ */
+bool hr_shim_ready(void);
+
+/*
+ * Depth of wrapped calls on this thread. Inside libhiredis, redisCommand
+ * calls redisvCommand, which calls redisGetReply, each through the PLT and
+ * so through the wrappers: only the outermost call applies the policy.
+ */
+extern __thread int hr_shim_depth __attribute__((tls_model("initial-exec")));
+
+/*
+ * Sends the formatted command cmd (len bytes) on c and returns its reply,
+ * retrying and reconnecting as the policy allows. Frees cmd with free().
+ * Returns what redisCommand would: a reply, or NULL with c->err set.
+ */
+void *hr_engine_command(hr_conn *conn, redisContext *c, char *cmd, size_t len);
+
+/*
+ * Called after a wrapped blocking connect function returned c: retries a
+ * transient connect failure and registers c. error_number is errno right
+ * after the connect. Returns c.
+ */
+redisContext *hr_engine_connected(redisContext *c, int error_number);
+
+/* The program's own redisReconnect, retried and followed by a restore. */
+int hr_engine_reconnect(hr_conn *conn, redisContext *c);
+
+#endif

@@ -1,0 +1,372 @@
+/*
+ * The exported wrappers of hiredis's blocking API. Each one either applies
+ * the policy, when it is the outermost wrapped call on its thread and the
+ * context is one the shim manages, or calls the real function untouched.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <hiredis/hiredis.h>
+
+#include "conn.h"
+#include "hiretry/classify.h"
+#include "hiretry/commands.h"
+#include "real.h"
+#include "shim.h"
+
+#define HR_EXPORT __attribute__((visibility("default")))
+
+_Static_assert(REDIS_ERR_IO == HR_TRANSPORT_IO, "hiredis error codes");
+_Static_assert(REDIS_ERR_OTHER == HR_TRANSPORT_OTHER, "hiredis error codes");
+_Static_assert(REDIS_ERR_EOF == HR_TRANSPORT_EOF, "hiredis error codes");
+_Static_assert(REDIS_ERR_PROTOCOL == HR_TRANSPORT_PROTOCOL,
+               "hiredis error codes");
+_Static_assert(REDIS_ERR_OOM == HR_TRANSPORT_OOM, "hiredis error codes");
+
+/*
+ * Calls the real function, or fails the way hiredis fails on allocation
+ * when it could not be found, instead of calling through NULL.
+ */
+#define HR_PASS(name, fail, ...)                                               \
+    do {                                                                       \
+        hr_real_resolve();                                                     \
+        if (hr_real.name == NULL) {                                            \
+            errno = ENOSYS;                                                    \
+            return fail;                                                       \
+        }                                                                      \
+        hr_shim_depth++;                                                       \
+        __typeof__(hr_real.name(__VA_ARGS__)) hr_result_ =                     \
+            hr_real.name(__VA_ARGS__);                                         \
+        hr_shim_depth--;                                                       \
+        return hr_result_;                                                     \
+    } while (0)
+
+/* Returns the state to apply the policy to, or NULL to pass through. */
+static hr_conn *hr_enter(const redisContext *c)
+{
+    if (hr_shim_depth > 0 || c == NULL || !hr_shim_ready())
+        return NULL;
+    return hr_conn_find(c);
+}
+
+/* Returns true when a connect wrapper should apply the policy. */
+static bool hr_enter_connect(void)
+{
+    return hr_shim_depth == 0 && hr_shim_ready();
+}
+
+#define HR_CONNECT(name, ...)                                                  \
+    do {                                                                       \
+        if (!hr_enter_connect())                                               \
+            HR_PASS(name, NULL, __VA_ARGS__);                                  \
+        hr_shim_depth++;                                                       \
+        redisContext *hr_c_ = hr_real.name(__VA_ARGS__);                       \
+        hr_c_ = hr_engine_connected(hr_c_, errno);                             \
+        hr_shim_depth--;                                                       \
+        return hr_c_;                                                          \
+    } while (0)
+
+HR_EXPORT redisContext *redisConnect(const char *ip, int port)
+{
+    HR_CONNECT(redisConnect, ip, port);
+}
+
+HR_EXPORT redisContext *redisConnectWithTimeout(const char *ip, int port,
+                                                const struct timeval tv)
+{
+    HR_CONNECT(redisConnectWithTimeout, ip, port, tv);
+}
+
+HR_EXPORT redisContext *redisConnectUnix(const char *path)
+{
+    HR_CONNECT(redisConnectUnix, path);
+}
+
+HR_EXPORT redisContext *redisConnectUnixWithTimeout(const char *path,
+                                                    const struct timeval tv)
+{
+    HR_CONNECT(redisConnectUnixWithTimeout, path, tv);
+}
+
+/* Sets the error hiredis sets when formatting a command fails. */
+static void hr_format_failed(redisContext *c, int len)
+{
+    const char *text = len == -1 ? "Out of memory" : "Invalid format string";
+
+    c->err = len == -1 ? REDIS_ERR_OOM : REDIS_ERR_OTHER;
+    snprintf(c->errstr, sizeof(c->errstr), "%s", text);
+}
+
+/* Formats a command once and runs it through the engine. */
+static void *hr_vcommand(hr_conn *conn, redisContext *c, const char *format,
+                         va_list ap)
+{
+    char *cmd;
+    int len;
+    void *reply;
+
+    hr_shim_depth++;
+    /* A va_list can be walked only once, and a retry sends these same bytes
+       again. */
+    len = hr_real.redisvFormatCommand(&cmd, format, ap);
+    if (len < 0) {
+        hr_format_failed(c, len);
+        reply = NULL;
+    } else {
+        reply = hr_engine_command(conn, c, cmd, (size_t)len);
+    }
+    hr_shim_depth--;
+    return reply;
+}
+
+HR_EXPORT void *redisvCommand(redisContext *c, const char *format, va_list ap)
+{
+    hr_conn *conn = hr_enter(c);
+
+    if (conn == NULL)
+        HR_PASS(redisvCommand, NULL, c, format, ap);
+    return hr_vcommand(conn, c, format, ap);
+}
+
+HR_EXPORT void *redisCommand(redisContext *c, const char *format, ...)
+{
+    hr_conn *conn = hr_enter(c);
+    va_list ap;
+    void *reply;
+
+    va_start(ap, format);
+    if (conn == NULL) {
+        hr_real_resolve();
+        if (hr_real.redisvCommand == NULL) {
+            errno = ENOSYS;
+            reply = NULL;
+        } else {
+            hr_shim_depth++;
+            reply = hr_real.redisvCommand(c, format, ap);
+            hr_shim_depth--;
+        }
+    } else {
+        reply = hr_vcommand(conn, c, format, ap);
+    }
+    va_end(ap);
+    return reply;
+}
+
+HR_EXPORT void *redisCommandArgv(redisContext *c, int argc, const char **argv,
+                                 const size_t *argvlen)
+{
+    hr_conn *conn = hr_enter(c);
+    char *cmd;
+    int len;
+    void *reply;
+
+    if (conn == NULL)
+        HR_PASS(redisCommandArgv, NULL, c, argc, argv, argvlen);
+
+    hr_shim_depth++;
+    len = hr_real.redisFormatCommandArgv(&cmd, argc, argv, argvlen);
+    if (len < 0) {
+        hr_format_failed(c, len);
+        reply = NULL;
+    } else {
+        reply = hr_engine_command(conn, c, cmd, (size_t)len);
+    }
+    hr_shim_depth--;
+    return reply;
+}
+
+/*
+ * Counts the requests in bytes the program appends itself, each owed a
+ * reply. Bytes that are not RESP requests (inline commands) cannot be
+ * counted: the context then passes through until it reconnects.
+ */
+static unsigned long hr_count_requests(const char *cmd, size_t len)
+{
+    unsigned long count = 0;
+    size_t consumed;
+
+    while (len > 0) {
+        if (hr_request_parse(cmd, len, NULL, 0, &consumed) < 0)
+            return ULONG_MAX / 2;
+        cmd += consumed;
+        len -= consumed;
+        count++;
+    }
+    return count;
+}
+
+static void hr_note_appended(redisContext *c, unsigned long count)
+{
+    hr_conn *conn = hr_enter(c);
+
+    if (conn != NULL && conn->pending < ULONG_MAX / 2)
+        conn->pending += count;
+}
+
+static int hr_vappend(redisContext *c, const char *format, va_list ap)
+{
+    int rc;
+
+    hr_real_resolve();
+    if (hr_real.redisvAppendCommand == NULL) {
+        errno = ENOSYS;
+        return REDIS_ERR;
+    }
+    hr_shim_depth++;
+    rc = hr_real.redisvAppendCommand(c, format, ap);
+    hr_shim_depth--;
+    return rc;
+}
+
+HR_EXPORT int redisvAppendCommand(redisContext *c, const char *format,
+                                  va_list ap)
+{
+    int rc = hr_vappend(c, format, ap);
+
+    if (rc == REDIS_OK)
+        hr_note_appended(c, 1);
+    return rc;
+}
+
+HR_EXPORT int redisAppendCommand(redisContext *c, const char *format, ...)
+{
+    va_list ap;
+    int rc;
+
+    va_start(ap, format);
+    rc = hr_vappend(c, format, ap);
+    va_end(ap);
+    if (rc == REDIS_OK)
+        hr_note_appended(c, 1);
+    return rc;
+}
+
+HR_EXPORT int redisAppendCommandArgv(redisContext *c, int argc,
+                                     const char **argv, const size_t *argvlen)
+{
+    int rc;
+
+    hr_real_resolve();
+    if (hr_real.redisAppendCommandArgv == NULL) {
+        errno = ENOSYS;
+        return REDIS_ERR;
+    }
+    hr_shim_depth++;
+    rc = hr_real.redisAppendCommandArgv(c, argc, argv, argvlen);
+    hr_shim_depth--;
+    if (rc == REDIS_OK)
+        hr_note_appended(c, 1);
+    return rc;
+}
+
+HR_EXPORT int redisAppendFormattedCommand(redisContext *c, const char *cmd,
+                                          size_t len)
+{
+    int rc;
+
+    hr_real_resolve();
+    if (hr_real.redisAppendFormattedCommand == NULL) {
+        errno = ENOSYS;
+        return REDIS_ERR;
+    }
+    hr_shim_depth++;
+    rc = hr_real.redisAppendFormattedCommand(c, cmd, len);
+    hr_shim_depth--;
+    if (rc == REDIS_OK && hr_enter(c) != NULL)
+        hr_note_appended(c, hr_count_requests(cmd, len));
+    return rc;
+}
+
+HR_EXPORT int redisGetReply(redisContext *c, void **reply)
+{
+    hr_conn *conn = hr_enter(c);
+    void *aux = NULL;
+    int rc;
+
+    if (conn == NULL)
+        HR_PASS(redisGetReply, REDIS_ERR, c, reply);
+
+    /* Reads are never repeated: a reply the program is owed comes from
+       the connection its command went out on, or not at all. */
+    hr_shim_depth++;
+    rc = hr_real.redisGetReply(c, &aux);
+    hr_shim_depth--;
+    if (rc == REDIS_OK && aux != NULL && conn->pending > 0 &&
+        conn->pending < ULONG_MAX / 2)
+        conn->pending--;
+    if (reply != NULL)
+        *reply = aux;
+    return rc;
+}
+
+HR_EXPORT int redisSetTimeout(redisContext *c, const struct timeval tv)
+{
+    hr_conn *conn = hr_enter(c);
+    int rc;
+
+    if (conn == NULL)
+        HR_PASS(redisSetTimeout, REDIS_ERR, c, tv);
+    hr_shim_depth++;
+    rc = hr_real.redisSetTimeout(c, tv);
+    hr_shim_depth--;
+    if (rc == REDIS_OK) {
+        conn->has_timeout = true;
+        conn->timeout = tv;
+    }
+    return rc;
+}
+
+HR_EXPORT int redisEnableKeepAlive(redisContext *c)
+{
+    hr_conn *conn = hr_enter(c);
+    int rc;
+
+    if (conn == NULL)
+        HR_PASS(redisEnableKeepAlive, REDIS_ERR, c);
+    hr_shim_depth++;
+    rc = hr_real.redisEnableKeepAlive(c);
+    hr_shim_depth--;
+    if (rc == REDIS_OK)
+        conn->keepalive = true;
+    return rc;
+}
+
+HR_EXPORT int redisReconnect(redisContext *c)
+{
+    hr_conn *conn = hr_enter(c);
+    int rc;
+
+    if (conn == NULL)
+        HR_PASS(redisReconnect, REDIS_ERR, c);
+    hr_shim_depth++;
+    rc = hr_engine_reconnect(conn, c);
+    hr_shim_depth--;
+    return rc;
+}
+
+/* Forgets c before hiredis frees it, so that its address can be reused. */
+static void hr_forget(const redisContext *c)
+{
+    if (hr_shim_depth == 0 && c != NULL && hr_conn_find(c) != NULL)
+        hr_conn_remove(c);
+}
+
+HR_EXPORT void redisFree(redisContext *c)
+{
+    hr_forget(c);
+    hr_real_resolve();
+    if (hr_real.redisFree == NULL)
+        return;
+    hr_shim_depth++;
+    hr_real.redisFree(c);
+    hr_shim_depth--;
+}
+
+HR_EXPORT int redisFreeKeepFd(redisContext *c)
+{
+    hr_forget(c);
+    HR_PASS(redisFreeKeepFd, -1, c);
+}
