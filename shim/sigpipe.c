@@ -1,0 +1,52 @@
+#include "sigpipe.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <time.h>
+
+void hr_sigpipe_block(hr_sigpipe_guard *guard)
+{
+    int saved_errno = errno;
+    sigset_t pipe_only;
+    sigset_t pending;
+
+    guard->active = false;
+    sigemptyset(&pipe_only);
+    sigaddset(&pipe_only, SIGPIPE);
+    if (pthread_sigmask(SIG_BLOCK, &pipe_only, &guard->old_mask) != 0)
+        goto out;
+    /* A program that blocks SIGPIPE itself gets it pending, as without the
+       shim. */
+    if (sigismember(&guard->old_mask, SIGPIPE)) {
+        pthread_sigmask(SIG_SETMASK, &guard->old_mask, NULL);
+        goto out;
+    }
+    guard->active = true;
+    guard->was_pending =
+        sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE);
+out:
+    errno = saved_errno;
+}
+
+void hr_sigpipe_restore(hr_sigpipe_guard *guard)
+{
+    int saved_errno = errno;
+    sigset_t pipe_only;
+    sigset_t pending;
+    const struct timespec no_wait = {0, 0};
+
+    if (!guard->active)
+        return;
+    sigemptyset(&pipe_only);
+    sigaddset(&pipe_only, SIGPIPE);
+    if (!guard->was_pending && sigpending(&pending) == 0 &&
+        sigismember(&pending, SIGPIPE)) {
+        /* NOTE: a SIGPIPE sent to the whole process by another thread in
+           this window is taken too; only the thread that wrote raises it
+           here in practice. */
+        while (sigtimedwait(&pipe_only, NULL, &no_wait) == -1 && errno == EINTR)
+            ;
+    }
+    pthread_sigmask(SIG_SETMASK, &guard->old_mask, NULL);
+    errno = saved_errno;
+}

@@ -1,0 +1,25 @@
+/*
+ * Keeps a write to a connection the server closed from killing the program
+ * with SIGPIPE, without changing the signal's disposition: SIGPIPE is
+ * blocked on the calling thread around the write, and one that the write
+ * raised is taken off the pending set before the mask is restored.
+ */
+#ifndef HR_SHIM_SIGPIPE_H
+#define HR_SHIM_SIGPIPE_H
+
+#include <signal.h>
+#include <stdbool.h>
+
+typedef struct hr_sigpipe_guard {
+    bool active;      /* this guard blocked SIGPIPE */
+    bool was_pending; /* a SIGPIPE was pending before, and stays so */
+    sigset_t old_mask;
+} hr_sigpipe_guard;
+
+/* Blocks SIGPIPE on this thread unless the program already blocks it. */
+void hr_sigpipe_block(hr_sigpipe_guard *guard);
+
+/* Drops a SIGPIPE raised since hr_sigpipe_block and restores the mask. */
+void hr_sigpipe_restore(hr_sigpipe_guard *guard);
+
+#endif
