@@ -19,6 +19,7 @@
 #include "real.h"
 #include "reply.h"
 #include "session.h"
+#include "sigpipe.h"
 
 /*
  * A connection left idle for longer than this since its last reply is
@@ -29,6 +30,14 @@
  * NOTE: a fixed value until the idle check becomes configurable.
  */
 #define HR_IDLE_CHECK_NS (250 * 1000LL)
+
+/*
+ * Commands longer than this may need several write(2) calls, and a write
+ * after the server reset the connection raises SIGPIPE, so they are sent
+ * with SIGPIPE blocked. Shorter ones go out in one write, which a reset
+ * cannot precede on a connection just checked or just opened.
+ */
+#define HR_LARGE_COMMAND (64 * 1024)
 
 /* Arguments parsed on the stack; longer commands use the heap. */
 #define HR_STACK_ARGS 16
@@ -282,31 +291,64 @@ static int hr_reopen(hr_conn *conn, redisContext *c, hr_attempt *attempt)
     return 0;
 }
 
-/* Logs a failed attempt: a retry at info, a give-up at warn. */
+/*
+ * Copies the code of an error reply ("LOADING", "WRONGTYPE") or the
+ * context's errstr into buf, printable bytes only: never the rest of a
+ * reply, which may echo what the program sent.
+ */
+static void hr_attempt_error(const redisContext *c, const hr_attempt *attempt,
+                             char *buf, size_t size)
+{
+    const char *text = c->errstr;
+    size_t len = strlen(c->errstr);
+    size_t n = 0;
+
+    if (attempt->error_reply != NULL) {
+        const redisReply *r = attempt->error_reply;
+        const char *space = memchr(r->str, ' ', r->len);
+        text = r->str;
+        len = space ? (size_t)(space - r->str) : r->len;
+    }
+    for (size_t i = 0; i < len && n + 1 < size; i++) {
+        unsigned char ch = (unsigned char)text[i];
+        buf[n++] = (ch >= ' ' && ch < 0x7f && ch != '"') ? (char)ch : '?';
+    }
+    buf[n] = '\0';
+}
+
+/*
+ * Logs a failed attempt: a retry at info, a give-up at warn. An error reply
+ * that is simply not retried is part of a healthy program's work, so it is
+ * logged at debug only.
+ */
 static void hr_log_attempt(const redisContext *c, const char *what,
                            const hr_call *call, const hr_attempt *attempt,
                            hr_verdict verdict, int64_t delay_ns)
 {
-    hr_log_level level = verdict == HR_RETRY ? HR_LOG_INFO : HR_LOG_WARN;
+    hr_log_level level = HR_LOG_WARN;
     char endpoint[160];
+    char error[96];
 
+    if (verdict == HR_RETRY)
+        level = HR_LOG_INFO;
+    else if (verdict == HR_GIVE_UP_NOT_RETRYABLE && call->failures == 1)
+        level = HR_LOG_DEBUG;
     if (!hr_log_enabled(level))
         return;
     hr_conn_endpoint(c, endpoint, sizeof(endpoint));
+    hr_attempt_error(c, attempt, error, sizeof(error));
     if (verdict == HR_RETRY)
         hr_log_write(level,
                      "event=retry endpoint=%s command=%s class=%s attempt=%d "
                      "delay_ms=%.3f error=\"%s\"",
                      endpoint, what, hr_class_name(attempt->failure.cls),
-                     call->failures, (double)delay_ns / 1e6,
-                     attempt->error_reply ? "error reply" : c->errstr);
+                     call->failures, (double)delay_ns / 1e6, error);
     else
         hr_log_write(level,
                      "event=give_up endpoint=%s command=%s class=%s "
                      "attempt=%d reason=%s error=\"%s\"",
                      endpoint, what, hr_class_name(attempt->failure.cls),
-                     call->failures, hr_verdict_name(verdict),
-                     attempt->error_reply ? "error reply" : c->errstr);
+                     call->failures, hr_verdict_name(verdict), error);
 }
 
 /*
@@ -315,21 +357,33 @@ static void hr_log_attempt(const redisContext *c, const char *what,
  */
 static void *hr_attempt_command(hr_conn *conn, redisContext *c,
                                 const hr_command *command, const char *cmd,
-                                size_t len, hr_attempt *attempt)
+                                size_t len, bool guarded, hr_attempt *attempt)
 {
     void *reply = NULL;
     const char *text;
     size_t text_len;
+    hr_sigpipe_guard guard = {.active = false};
+    bool reopen = c->err || conn->reconnect_needed;
+    int rc;
 
-    if ((c->err || conn->reconnect_needed) && hr_reopen(conn, c, attempt))
+    /* A retry or a reconnect follows a failure, when a write into a closed
+       connection is most likely. */
+    if (guarded || reopen || len > HR_LARGE_COMMAND)
+        hr_sigpipe_block(&guard);
+    if (reopen && hr_reopen(conn, c, attempt)) {
+        hr_sigpipe_restore(&guard);
         return NULL;
+    }
 
     if (hr_real.redisAppendFormattedCommand(c, cmd, len) != REDIS_OK) {
+        hr_sigpipe_restore(&guard);
         hr_attempt_transport(attempt, c, errno, false);
         attempt->failure.permanent = true; /* out of memory */
         return NULL;
     }
-    if (hr_real.redisGetReply(c, &reply) != REDIS_OK) {
+    rc = hr_real.redisGetReply(c, &reply);
+    hr_sigpipe_restore(&guard);
+    if (rc != REDIS_OK) {
         /* Bytes still in the output buffer never reached the server, and
            a command the server did not receive whole cannot have run. */
         int error_number = errno;
@@ -375,7 +429,10 @@ static void hr_after_success(hr_conn *conn, redisContext *c,
     bool is_error = hr_reply_error_text(c, reply, &text, &text_len);
     unsigned flags = command->flags;
 
-    if ((flags & HR_COMMAND_SESSION) && !is_error) {
+    /* Inside MULTI the reply is QUEUED and the command may never run.
+       NOTE: a session command that EXEC then runs is not recorded. */
+    if ((flags & HR_COMMAND_SESSION) && !is_error &&
+        !(conn->modes & HR_CONN_MULTI)) {
         hr_command_args(command);
         hr_session_record(conn, command->argv, command->argc, cmd, len);
     }
@@ -385,13 +442,22 @@ static void hr_after_success(hr_conn *conn, redisContext *c,
         hr_transaction_update(conn, command, is_error);
 }
 
-/* Modes in which a command is sent once, exactly as hiredis would. */
-static bool hr_pass_through(const hr_conn *conn, const redisContext *c,
+/*
+ * Modes in which a command is sent once, exactly as hiredis would. A failed
+ * connection owes no replies and holds no pipeline: once the program has
+ * left a broken transaction, the engine reconnects it like any other.
+ */
+static bool hr_pass_through(hr_conn *conn, const redisContext *c,
                             const hr_command *command)
 {
-    return conn->modes != 0 || conn->pending != 0 ||
-           hr_output_pending(c) != 0 ||
-           (command->flags & HR_COMMAND_NEVER_REPEAT);
+    if (command->flags & HR_COMMAND_NEVER_REPEAT)
+        return true;
+    if (c->err && !(conn->modes & HR_CONN_TRANSACTION_LOST)) {
+        conn->pending = 0;
+        conn->modes = 0;
+        return false;
+    }
+    return conn->modes != 0 || conn->pending != 0 || hr_output_pending(c) != 0;
 }
 
 /* Sends a command once with no policy, keeping the modes up to date. */
@@ -403,7 +469,10 @@ static void *hr_send_once(hr_conn *conn, redisContext *c, hr_command *command,
         hr_command_is(command, "exec") || hr_command_is(command, "discard");
     void *reply = NULL;
 
-    if (hr_real.redisAppendFormattedCommand(c, cmd, len) == REDIS_OK)
+    /* On a failed connection hiredis would keep the bytes in its output
+       buffer and send them after a reconnect. */
+    if (c->err == 0 &&
+        hr_real.redisAppendFormattedCommand(c, cmd, len) == REDIS_OK)
         hr_real.redisGetReply(c, &reply);
 
     if (reply == NULL) {
@@ -464,7 +533,8 @@ static void *hr_retry_loop(hr_conn *conn, redisContext *c, hr_command *command,
     hr_check_idle(conn, c, now);
     hr_call_begin(&call, policy, &hr_monotonic_clock);
     for (;;) {
-        void *reply = hr_attempt_command(conn, c, command, cmd, len, &attempt);
+        void *reply = hr_attempt_command(conn, c, command, cmd, len,
+                                         call.failures > 0, &attempt);
         if (reply != NULL) {
             conn->last_io_ns =
                 hr_monotonic_clock.now_ns(hr_monotonic_clock.arg);
@@ -479,8 +549,7 @@ static void *hr_retry_loop(hr_conn *conn, redisContext *c, hr_command *command,
                                          attempt.may_have_run);
         hr_verdict verdict =
             hr_call_failed(&call, &attempt.failure, allowed, &delay_ns);
-        if (hr_log_enabled(HR_LOG_INFO) ||
-            (verdict != HR_RETRY && hr_log_enabled(HR_LOG_WARN))) {
+        if (hr_log_enabled(HR_LOG_WARN)) {
             char name[40];
             hr_command_name(command, name, sizeof(name));
             hr_log_attempt(c, name, &call, &attempt, verdict, delay_ns);

@@ -17,7 +17,7 @@ static _Atomic bool hr_config_loaded;
 
 /* Messages about invalid variables wait until the log level is known. */
 #define HR_MAX_CONFIG_MESSAGES 16
-static char hr_config_messages[HR_MAX_CONFIG_MESSAGES][320];
+static char hr_config_messages[HR_MAX_CONFIG_MESSAGES][768];
 static int hr_config_message_count;
 
 static void hr_collect_message(void *arg, const char *message)

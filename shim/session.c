@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "log.h"
 #include "real.h"
 #include "reply.h"
 
@@ -103,8 +104,18 @@ int hr_session_restore(hr_conn *conn, redisContext *c, hr_failure *failure,
     for (int slot = 0; slot < HR_SESSION_SLOTS; slot++) {
         if (conn->session[slot].data == NULL)
             continue;
-        if (hr_session_send(c, &conn->session[slot], failure, error_number))
-            return -1;
+        if (hr_session_send(c, &conn->session[slot], failure, error_number) ==
+            0)
+            continue;
+        /* Credentials the server rejects now would be rejected on every
+           reconnect, and each try counts as a failed login: forget the
+           session so that the program can authenticate anew. */
+        if (failure->cls == HR_CLASS_AUTHENTICATION_ERROR) {
+            hr_conn_clear_session(conn);
+            hr_log(HR_LOG_WARN, "event=session_dropped "
+                                "reason=authentication_failed");
+        }
+        return -1;
     }
 
     if ((conn->has_timeout &&
