@@ -23,10 +23,10 @@
 
 /*
  * A connection left idle for longer than this since its last reply is
- * checked for a close by the server before a command is written on it, so
- * that a command sent into a connection the server had already closed
- * counts as never run (a kill or restart of the server shows up as such a
- * close). The check costs one poll(2); back-to-back commands skip it.
+ * checked for a close by the server before a command is written on it. A
+ * command sent into a connection the server had already closed then counts
+ * as never run, and a killed or restarted server shows up as such a close.
+ * The check costs one poll(2), which back-to-back commands skip.
  * NOTE: a fixed value until the idle check becomes configurable.
  */
 #define HR_IDLE_CHECK_NS (250 * 1000LL)
@@ -76,7 +76,7 @@ typedef struct hr_command {
     hr_slice *argv; /* NULL until parsed */
     int argc;
     unsigned flags;  /* HR_COMMAND_* */
-    bool classified; /* info holds the full classification */
+    bool classified; /* info is the full classification */
     hr_command_info info;
 } hr_command;
 
@@ -444,8 +444,8 @@ static void hr_after_success(hr_conn *conn, redisContext *c,
 
 /*
  * Modes in which a command is sent once, exactly as hiredis would. A failed
- * connection owes no replies and holds no pipeline: once the program has
- * left a broken transaction, the engine reconnects it like any other.
+ * connection owes no replies and has no pipeline left, so once the program
+ * has left a broken transaction, the engine reconnects it like any other.
  */
 static bool hr_pass_through(hr_conn *conn, const redisContext *c,
                             const hr_command *command)

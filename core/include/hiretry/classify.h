@@ -17,7 +17,7 @@
 typedef struct hr_failure {
     hr_class cls;
     /*
-     * The server answered that it did not run the command (LOADING, TRYAGAIN,
+     * The server replied that it did not run the command (LOADING, TRYAGAIN,
      * CLUSTERDOWN, MASTERDOWN, READONLY, NOAUTH, max clients, ...), so
      * repeating it cannot apply it twice. A script (EVAL, EVALSHA, FCALL) can
      * return any of these replies after it has written, so the caller must
