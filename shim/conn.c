@@ -9,8 +9,8 @@
 /*
  * An open-addressing hash table from context pointer to state, with linear
  * probing, under one mutex. Each thread also caches its last lookup; the
- * cache is valid while no context has been removed since, which a global
- * generation counter tells without taking the lock.
+ * cache is valid while no context has been added or removed since, which a
+ * global generation counter shows without taking the lock.
  */
 static pthread_mutex_t hr_conn_lock = PTHREAD_MUTEX_INITIALIZER;
 static hr_conn **hr_conn_slots;

@@ -22,7 +22,7 @@ static _Atomic int hr_resolve_state = HR_RESOLVE_PENDING;
 static pthread_mutex_t hr_resolve_lock = PTHREAD_MUTEX_INITIALIZER;
 static const void *hr_default_reader_functions;
 
-/* Returns true when addr lies in the object that holds this function. */
+/* Returns true when addr lies in the object that contains this function. */
 static bool hr_is_own_symbol(const void *addr)
 {
     Dl_info mine;

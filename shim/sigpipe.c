@@ -41,9 +41,9 @@ void hr_sigpipe_restore(hr_sigpipe_guard *guard)
     sigaddset(&pipe_only, SIGPIPE);
     if (!guard->was_pending && sigpending(&pending) == 0 &&
         sigismember(&pending, SIGPIPE)) {
-        /* NOTE: a SIGPIPE sent to the whole process by another thread in
-           this window is taken too; only the thread that wrote raises it
-           here in practice. */
+        /* NOTE: a SIGPIPE that another thread sends to the whole process in
+           this window is taken too. In practice only the writing thread
+           raises it here. */
         while (sigtimedwait(&pipe_only, NULL, &no_wait) == -1 && errno == EINTR)
             ;
     }

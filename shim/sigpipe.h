@@ -1,8 +1,8 @@
 /*
  * Keeps a write to a connection the server closed from killing the program
- * with SIGPIPE, without changing the signal's disposition: SIGPIPE is
- * blocked on the calling thread around the write, and one that the write
- * raised is taken off the pending set before the mask is restored.
+ * with SIGPIPE, without changing the signal's disposition. SIGPIPE is
+ * blocked on the calling thread around the write. One that the write raised
+ * is taken off the pending set before the mask is restored.
  */
 #ifndef HR_SHIM_SIGPIPE_H
 #define HR_SHIM_SIGPIPE_H

@@ -1,5 +1,5 @@
 /*
- * What hiretry knows about Valkey and Redis commands: whether repeating one
+ * Facts hiretry keeps about Valkey and Redis commands: whether repeating one
  * that may already have run is safe, and which ones the shim must treat
  * specially (session state, transactions, pub/sub, blocking, never
  * repeated). Also a parser for the RESP requests hiredis formats, so that the
@@ -52,7 +52,7 @@ enum {
 typedef struct hr_command_info {
     hr_repeat_safety safety;
     unsigned flags;
-    /* Why the command has this safety, in a few words, for logs. */
+    /* The reason for this safety, in a few words, for logs. */
     const char *reason;
 } hr_command_info;
 
