@@ -57,6 +57,13 @@ int hr_harness_remove_tree(const char *path);
 /* Reads a whole file. Returns a NUL-terminated string to free(), or NULL. */
 char *hr_harness_read_file(const char *path);
 
+/* Creates an empty file, the signal hr_script's @wait step waits for.
+ * Returns 0 or -1. */
+int hr_harness_touch(const char *path);
+
+/* Waits up to HR_SERVER_WAIT_MS for a file to exist. Returns 0 or -1. */
+int hr_harness_wait_file(const char *path);
+
 /* Prints the last lines of a file to stderr, each prefixed with label. */
 void hr_harness_print_tail(const char *path, int lines, const char *label);
 
@@ -197,6 +204,13 @@ long long hr_server_get_integer(const hr_server *server, int db,
                                 const char *key);
 
 /*
+ * Returns the integer field of INFO, such as total_connections_received,
+ * or -1. The query opens a connection of its own, which connection counts
+ * include.
+ */
+long long hr_server_info_integer(const hr_server *server, const char *field);
+
+/*
  * Returns how many times the server ran command since it started, from INFO
  * commandstats, or -1.
  */
@@ -274,6 +288,14 @@ int hr_run_across_restart(hr_server *server, hr_program *program,
  */
 int hr_workload_args(hr_string_list *argv, const hr_server *server,
                      bool use_unix_socket);
+
+/*
+ * Appends the hr_script executable and the options that reach server over
+ * TCP, with a socket timeout of timeout_ms (0: none). The steps follow;
+ * hr_script sends no AUTH of its own.
+ */
+int hr_script_args(hr_string_list *argv, const hr_server *server,
+                   int timeout_ms);
 
 /* The result lines of one hr_workload run: -1 or "" for missing lines. */
 typedef struct hr_workload_results {

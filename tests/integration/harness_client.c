@@ -163,6 +163,25 @@ static long long hr_server_quiet_calls(const hr_server *server,
     return calls;
 }
 
+long long hr_server_info_integer(const hr_server *server, const char *field)
+{
+    redisReply *reply = hr_server_command(server, 0, "INFO everything");
+    char prefix[128];
+    const char *found = NULL;
+    long long value = -1;
+
+    snprintf(prefix, sizeof(prefix), "\r\n%s:", field);
+    if (reply != NULL && reply->type == REDIS_REPLY_STRING)
+        found = strstr(reply->str, prefix);
+    if (found != NULL)
+        value = strtoll(found + strlen(prefix), NULL, 10);
+    else
+        fprintf(stderr, "harness: no %s in INFO on port %d\n", field,
+                server->port);
+    freeReplyObject(reply);
+    return value;
+}
+
 long long hr_server_command_calls(const hr_server *server, const char *command)
 {
     long long calls = hr_server_quiet_calls(server, command);

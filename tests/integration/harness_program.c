@@ -161,7 +161,7 @@ void hr_test_finish(hr_server *server, hr_program *program,
                     unsigned failures_before)
 {
     if (CU_get_number_of_failures() != failures_before) {
-        hr_program_print(program, "hr_workload");
+        hr_program_print(program, "program");
         hr_server_print_log(server, 20);
     }
     hr_program_free(program);
@@ -186,6 +186,18 @@ int hr_workload_args(hr_string_list *argv, const hr_server *server,
         rc |= hr_string_list_add(argv, "--password");
         rc |= hr_string_list_add(argv, "%s", server->password);
     }
+    return rc;
+}
+
+int hr_script_args(hr_string_list *argv, const hr_server *server,
+                   int timeout_ms)
+{
+    int rc = hr_string_list_add(argv, "%s", HIRETRY_SCRIPT_PATH);
+
+    rc |= hr_string_list_add(argv, "--port");
+    rc |= hr_string_list_add(argv, "%d", server->port);
+    rc |= hr_string_list_add(argv, "--timeout-ms");
+    rc |= hr_string_list_add(argv, "%d", timeout_ms);
     return rc;
 }
 

@@ -4,11 +4,13 @@
  */
 #include "harness.h"
 
+#include <errno.h>
 #include <ftw.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int hr_string_list_add(hr_string_list *list, const char *format, ...)
 {
@@ -131,4 +133,31 @@ void hr_harness_print_tail(const char *path, int lines, const char *label)
     for (char *line = strtok(start, "\n"); line; line = strtok(NULL, "\n"))
         fprintf(stderr, "%s| %s\n", label, line);
     free(text);
+}
+
+int hr_harness_touch(const char *path)
+{
+    FILE *file = fopen(path, "w");
+
+    if (file == NULL || fclose(file) != 0) {
+        fprintf(stderr, "harness: cannot create %s: %s\n", path,
+                strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int hr_harness_wait_file(const char *path)
+{
+    int64_t deadline = hr_harness_now_ms() + HR_SERVER_WAIT_MS;
+
+    while (access(path, F_OK) != 0) {
+        if (hr_harness_now_ms() >= deadline) {
+            fprintf(stderr, "harness: %s not created in %d ms\n", path,
+                    HR_SERVER_WAIT_MS);
+            return -1;
+        }
+        hr_harness_sleep_ms(10);
+    }
+    return 0;
 }
