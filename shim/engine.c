@@ -2,7 +2,7 @@
  * The retry engine: one logical call of a wrapped hiredis function, its
  * attempts, reconnects and session restores, driven by core/'s policy.
  */
-#include "shim.h"
+#include "engine.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -21,208 +21,7 @@
 #include "session.h"
 #include "sigpipe.h"
 
-/*
- * A connection left idle for longer than this since its last reply is
- * checked for a close by the server before a command is written on it. A
- * command sent into a connection the server had already closed then counts
- * as never run, and a killed or restarted server shows up as such a close.
- * The check costs one poll(2), which back-to-back commands skip.
- * NOTE: a fixed value until the idle check becomes configurable.
- */
-#define HR_IDLE_CHECK_NS (250 * 1000LL)
-
-/*
- * Commands longer than this may need several write(2) calls, and a write
- * after the server reset the connection raises SIGPIPE, so they are sent
- * with SIGPIPE blocked. Shorter ones go out in one write, which a reset
- * cannot precede on a connection just checked or just opened.
- */
-#define HR_LARGE_COMMAND (64 * 1024)
-
-/* Arguments parsed on the stack; longer commands use the heap. */
-#define HR_STACK_ARGS 16
-
-/* Returns the number of bytes appended to c but not yet written. */
-static size_t hr_output_pending(const redisContext *c)
-{
-    return c->obuf ? sdslen(c->obuf) : 0;
-}
-
-static bool hr_slice_is(const hr_slice *s, const char *word)
-{
-    size_t len = strlen(word);
-
-    return s->len == len && strncasecmp(s->ptr, word, len) == 0;
-}
-
-/* What one failed attempt left behind. */
-typedef struct hr_attempt {
-    hr_failure failure;
-    int error_number;  /* errno after a transport failure, else 0 */
-    bool may_have_run; /* the server may have run the command */
-    void *error_reply; /* an error reply to return if the call gives up */
-} hr_attempt;
-
-/*
- * A command about to be sent. The success path reads only its name; the
- * arguments are parsed when a failure, a session command or the command
- * table needs them.
- */
-typedef struct hr_command {
-    const char *bytes; /* the formatted request */
-    size_t len;
-    hr_slice name; /* argv[0]; empty when the request is not RESP */
-    hr_slice stack_args[HR_STACK_ARGS];
-    hr_slice *argv; /* NULL until parsed */
-    int argc;
-    unsigned flags;  /* HR_COMMAND_* */
-    bool classified; /* info is the full classification */
-    hr_command_info info;
-} hr_command;
-
-/*
- * The flags of the last command names seen on this thread, so that the
- * success path skips the command table: most programs repeat a few
- * commands. Only names whose flags do not depend on their arguments are
- * kept.
- */
-#define HR_NAME_CACHE_SLOTS 8
-#define HR_NAME_CACHE_MAX 16
-
-struct hr_name_cache_entry {
-    size_t len; /* 0 for an empty slot */
-    char name[HR_NAME_CACHE_MAX];
-    unsigned flags;
-};
-
-static __thread struct hr_name_cache_entry hr_name_cache[HR_NAME_CACHE_SLOTS]
-    __attribute__((tls_model("initial-exec")));
-
-static struct hr_name_cache_entry *hr_name_cache_slot(const hr_slice *name)
-{
-    unsigned char first = (unsigned char)name->ptr[0];
-    unsigned char last = (unsigned char)name->ptr[name->len - 1];
-
-    return &hr_name_cache[(name->len + first * 3u + last) %
-                          HR_NAME_CACHE_SLOTS];
-}
-
-/* Parses the arguments once; a request that is not RESP has none. */
-static void hr_command_args(hr_command *command)
-{
-    size_t consumed;
-    int argc;
-
-    if (command->argv != NULL)
-        return;
-    command->argv = command->stack_args;
-    argc = hr_request_parse(command->bytes, command->len, command->argv,
-                            HR_STACK_ARGS, &consumed);
-    if (argc > HR_STACK_ARGS) {
-        hr_slice *heap = malloc((size_t)argc * sizeof(*heap));
-        if (heap != NULL) {
-            command->argv = heap;
-            hr_request_parse(command->bytes, command->len, heap, argc,
-                             &consumed);
-        } else {
-            argc = HR_STACK_ARGS; /* Classified by its first arguments. */
-        }
-    }
-    command->argc = argc < 0 ? 0 : argc;
-}
-
-static void hr_command_classify_fully(hr_command *command)
-{
-    if (command->classified)
-        return;
-    hr_command_args(command);
-    command->info = hr_command_classify(command->argv, command->argc);
-    command->classified = true;
-}
-
-/* Sets command->flags from the name cache or the command table. */
-static void hr_command_find_flags(hr_command *command)
-{
-    const hr_slice *name = &command->name;
-    struct hr_name_cache_entry *entry;
-
-    if (name->len == 0 || name->len > HR_NAME_CACHE_MAX) {
-        hr_command_classify_fully(command);
-        command->flags = command->info.flags;
-        return;
-    }
-
-    entry = hr_name_cache_slot(name);
-    if (entry->len == name->len &&
-        memcmp(entry->name, name->ptr, name->len) == 0) {
-        command->flags = entry->flags;
-        return;
-    }
-
-    hr_command_classify_fully(command);
-    command->flags = command->info.flags;
-    if (hr_command_flags_fixed(name)) {
-        memcpy(entry->name, name->ptr, name->len);
-        entry->len = name->len;
-        entry->flags = command->flags;
-    }
-}
-
-static void hr_command_init(hr_command *command, const char *cmd, size_t len)
-{
-    command->bytes = cmd;
-    command->len = len;
-    command->argv = NULL;
-    command->argc = 0;
-    command->classified = false;
-    command->info = (hr_command_info){HR_REPEAT_UNSAFE, 0, NULL};
-    if (hr_request_name(cmd, len, &command->name) != 0)
-        command->name = (hr_slice){NULL, 0};
-    hr_command_find_flags(command);
-}
-
-static void hr_command_release(hr_command *command)
-{
-    if (command->argv != command->stack_args)
-        free(command->argv);
-}
-
-/* Returns true when the command's name is word, in any case. */
-static bool hr_command_is(const hr_command *command, const char *word)
-{
-    return hr_slice_is(&command->name, word);
-}
-
-/* Copies the command name for logs: printable bytes only, bounded. */
-static void hr_command_name(const hr_command *command, char *buf, size_t size)
-{
-    size_t n = 0;
-
-    if (command->name.len > 0) {
-        const hr_slice *name = &command->name;
-        for (size_t i = 0; i < name->len && n + 1 < size; i++) {
-            unsigned char ch = (unsigned char)name->ptr[i];
-            buf[n++] = (ch > ' ' && ch < 0x7f && ch != '"') ? (char)ch : '?';
-        }
-    }
-    buf[n] = '\0';
-}
-
-/*
- * A script may have written before it fails with any error reply, even one
- * that otherwise means the server ran nothing (LOADING, NOPERM, ...), since
- * a script can raise it from a later call or return it itself.
- */
-static bool hr_command_is_script(const hr_command *command)
-{
-    const hr_slice *name = &command->name;
-
-    return (name->len >= 4 && strncasecmp(name->ptr, "eval", 4) == 0) ||
-           (name->len >= 5 && strncasecmp(name->ptr, "fcall", 5) == 0);
-}
-
-/* Returns true when the server has closed the connection on fd. */
-static bool hr_socket_closed(int fd)
+bool hr_socket_closed(int fd)
 {
     int saved_errno = errno;
     struct pollfd pfd = {.fd = fd, .events = POLLIN | POLLRDHUP};
@@ -264,8 +63,8 @@ static int hr_reconnect_in_place(hr_conn *conn, redisContext *c)
     return rc;
 }
 
-static void hr_attempt_transport(hr_attempt *attempt, redisContext *c,
-                                 int error_number, bool may_have_run)
+void hr_attempt_transport(hr_attempt *attempt, redisContext *c,
+                          int error_number, bool may_have_run)
 {
     attempt->error_number = error_number;
     attempt->failure = hr_classify_transport(
@@ -274,8 +73,7 @@ static void hr_attempt_transport(hr_attempt *attempt, redisContext *c,
     attempt->error_reply = NULL;
 }
 
-/* Reconnects and restores the session; returns 0 or -1 with attempt set. */
-static int hr_reopen(hr_conn *conn, redisContext *c, hr_attempt *attempt)
+int hr_reopen(hr_conn *conn, redisContext *c, hr_attempt *attempt)
 {
     if (hr_reconnect_in_place(conn, c) != REDIS_OK) {
         hr_attempt_transport(attempt, c, errno, false);
@@ -321,9 +119,9 @@ static void hr_attempt_error(const redisContext *c, const hr_attempt *attempt,
  * that is simply not retried is part of a healthy program's work, so it is
  * logged at debug only.
  */
-static void hr_log_attempt(const redisContext *c, const char *what,
-                           const hr_call *call, const hr_attempt *attempt,
-                           hr_verdict verdict, int64_t delay_ns)
+void hr_log_attempt(const redisContext *c, const char *what,
+                    const hr_call *call, const hr_attempt *attempt,
+                    hr_verdict verdict, int64_t delay_ns)
 {
     hr_log_level level = HR_LOG_WARN;
     char endpoint[160];
@@ -420,9 +218,8 @@ static void hr_transaction_update(hr_conn *conn, const hr_command *command,
 }
 
 /* Updates the recorded session and modes after a successful command. */
-static void hr_after_success(hr_conn *conn, redisContext *c,
-                             hr_command *command, const char *cmd, size_t len,
-                             void *reply)
+void hr_after_success(hr_conn *conn, redisContext *c, hr_command *command,
+                      const char *cmd, size_t len, void *reply)
 {
     const char *text;
     size_t text_len;

@@ -5,16 +5,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include "command.h"
 #include "log.h"
 #include "real.h"
 #include "reply.h"
-
-static bool hr_slice_is(const hr_slice *s, const char *word)
-{
-    size_t len = strlen(word);
-
-    return s->len == len && strncasecmp(s->ptr, word, len) == 0;
-}
 
 /* Returns the slot a command fills, HR_SESSION_SLOTS for none. */
 static hr_session_slot hr_session_slot_of(const hr_slice *argv, int argc)

@@ -1,0 +1,77 @@
+/*
+ * The parts of the retry engine that the pipeline code shares: one failed
+ * attempt, reconnecting in place, and the log line of an attempt.
+ */
+#ifndef HR_SHIM_ENGINE_H
+#define HR_SHIM_ENGINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <hiredis/hiredis.h>
+#include <hiredis/sds.h>
+
+#include "command.h"
+#include "conn.h"
+#include "hiretry/classify.h"
+#include "hiretry/policy.h"
+#include "shim.h"
+
+/*
+ * A connection left idle for longer than this since its last reply is
+ * checked for a close by the server before a command is written on it. A
+ * command sent into a connection the server had already closed then counts
+ * as never run, and a killed or restarted server shows up as such a close.
+ * The check costs one poll(2), which back-to-back commands skip.
+ * NOTE: a fixed value until the idle check becomes configurable.
+ */
+#define HR_IDLE_CHECK_NS (250 * 1000LL)
+
+/*
+ * Commands longer than this may need several write(2) calls, and a write
+ * after the server reset the connection raises SIGPIPE, so they are sent
+ * with SIGPIPE blocked. Shorter ones go out in one write, which a reset
+ * cannot precede on a connection just checked or just opened.
+ */
+#define HR_LARGE_COMMAND (64 * 1024)
+
+/* Returns the number of bytes appended to c but not yet written. */
+static inline size_t hr_output_pending(const redisContext *c)
+{
+    return c->obuf ? sdslen(c->obuf) : 0;
+}
+
+/* What one failed attempt left behind. */
+typedef struct hr_attempt {
+    hr_failure failure;
+    int error_number;  /* errno after a transport failure, else 0 */
+    bool may_have_run; /* the server may have run the command */
+    void *error_reply; /* an error reply to return if the call gives up */
+} hr_attempt;
+
+/* Returns true when the server has closed the connection on fd. */
+bool hr_socket_closed(int fd);
+
+/* Fills attempt from the transport failure that c->err describes. */
+void hr_attempt_transport(hr_attempt *attempt, redisContext *c,
+                          int error_number, bool may_have_run);
+
+/*
+ * Reconnects c in place and restores its session. Returns 0, or -1 with
+ * attempt describing the failure.
+ */
+int hr_reopen(hr_conn *conn, redisContext *c, hr_attempt *attempt);
+
+/*
+ * Logs a failed attempt of the call what (a command name, "connect"): a
+ * retry at info, a give-up at warn.
+ */
+void hr_log_attempt(const redisContext *c, const char *what,
+                    const hr_call *call, const hr_attempt *attempt,
+                    hr_verdict verdict, int64_t delay_ns);
+
+/* Updates the recorded session and modes after a successful reply. */
+void hr_after_success(hr_conn *conn, redisContext *c, hr_command *command,
+                      const char *cmd, size_t len, void *reply);
+
+#endif
