@@ -14,19 +14,21 @@
  * - Keywords (strategies, writes modes, log levels, booleans) match in any
  *   ASCII case. Class names in HIRETRY_RETRY_ON match exactly, as valkey-py
  *   spells them. Duration units are lower case only, as in SI, where "Ms"
- *   would be megaseconds.
+ *   would be megaseconds. Size units (B, KiB, MiB, GiB) match as written,
+ *   and KB or MB are rejected because they would leave 1000 or 1024 to a
+ *   guess.
  * - A base above the cap is kept as it is, with no message: every strategy
  *   except constant applies the cap with min(), as valkey-py does.
  */
 #include "hiretry/config.h"
 
-#include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "hiretry/backoff.h"
 #include "hiretry/errors.h"
+
+#include "config_internal.h"
 
 #define HR_RETRIES_MIN (-1)
 #define HR_RETRIES_MAX 1000000
@@ -36,31 +38,17 @@
 #define HR_BACKOFF_MAX_NS (3600 * HR_NS_PER_S)
 #define HR_DEADLINE_MAX_NS (86400 * HR_NS_PER_S)
 
-#define HR_ARRAY_LEN(array) (sizeof(array) / sizeof((array)[0]))
+/* The largest HIRETRY_PIPELINE_MAX. Every connection may keep this many
+ * bytes, so the value needs a bound. */
+#define HR_PIPELINE_MAX_BYTES (UINT64_C(1) << 30)
 
 /* Maximum bytes of an invalid value quoted in a message. Longer values are
  * cut. */
 #define HR_QUOTE_MAX 64
 
-/* Size of the buffer for a strategy name folded to lower case. The longest
- * name, "decorrelated_jitter", has 19 bytes. */
-#define HR_KEYWORD_MAX 32
-
 /* Parses text into its field of config. Returns -1, with config unchanged,
  * when the text is invalid. */
 typedef int (*hr_store_fn)(const char *text, hr_config *config);
-
-typedef struct hr_duration_unit {
-    const char *suffix;
-    int64_t ns;          /* nanoseconds in one unit */
-    int fraction_digits; /* decimal digits of a nanosecond count in one unit */
-} hr_duration_unit;
-
-static const hr_duration_unit hr_duration_units[] = {
-    {"us", INT64_C(1000), 3},
-    {"ms", INT64_C(1000000), 6},
-    {"s", INT64_C(1000000000), 9},
-};
 
 static const char *const hr_log_level_names[] = {
     [HR_LOG_OFF] = "off",   [HR_LOG_ERROR] = "error", [HR_LOG_WARN] = "warn",
@@ -72,186 +60,6 @@ static const char *const hr_writes_names[] = {
     [HR_WRITES_ALL] = "all",
     [HR_WRITES_NONE] = "none",
 };
-
-static bool hr_is_digit(char c)
-{
-    return c >= '0' && c <= '9';
-}
-
-/* Folds ASCII only: the C library's tolower follows the host's locale. */
-static char hr_ascii_lower(char c)
-{
-    return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
-}
-
-static bool hr_keyword_equal(const char *text, const char *keyword)
-{
-    size_t i;
-
-    for (i = 0; text[i] != '\0' && keyword[i] != '\0'; i++) {
-        if (hr_ascii_lower(text[i]) != keyword[i])
-            return false;
-    }
-    return text[i] == keyword[i];
-}
-
-/* Returns the index of text in the lower-case names, or -1. */
-static int hr_keyword_index(const char *text, const char *const *names,
-                            size_t count)
-{
-    size_t i;
-
-    for (i = 0; i < count; i++) {
-        if (hr_keyword_equal(text, names[i]))
-            return (int)i;
-    }
-    return -1;
-}
-
-/*
- * Parses an optional '-' and decimal digits, nothing else, within min and
- * max. strtoll alone would skip leading spaces and accept a '+'.
- */
-static int hr_parse_integer(const char *text, long long min, long long max,
-                            long long *out)
-{
-    const char *digits = text[0] == '-' ? text + 1 : text;
-    int saved_errno = errno;
-    bool overflow;
-    char *end;
-    long long value;
-
-    if (!hr_is_digit(digits[0]))
-        return -1;
-
-    /* The shim runs inside another program, which must not see errno
-     * change. */
-    errno = 0;
-    value = strtoll(text, &end, 10);
-    overflow = errno == ERANGE;
-    errno = saved_errno;
-
-    if (overflow || *end != '\0' || value < min || value > max)
-        return -1;
-    *out = value;
-    return 0;
-}
-
-static size_t hr_digit_span(const char *text)
-{
-    size_t len = 0;
-
-    while (hr_is_digit(text[len]))
-        len++;
-    return len;
-}
-
-/* Parses len digits into *out. Returns -1 when the number exceeds max. */
-static int hr_parse_digits(const char *digits, size_t len, int64_t max,
-                           int64_t *out)
-{
-    int64_t value = 0;
-    size_t i;
-
-    for (i = 0; i < len; i++) {
-        int digit = digits[i] - '0';
-
-        if (value > (max - digit) / 10)
-            return -1;
-        value = value * 10 + digit;
-    }
-    *out = value;
-    return 0;
-}
-
-/*
- * Parses the digits after the decimal point as a count of nanoseconds in
- * unit. Digits finer than a nanosecond must be zeros, so that no value is
- * rounded.
- */
-static int hr_parse_fraction(const char *digits, size_t len,
-                             const hr_duration_unit *unit, int64_t *out)
-{
-    int64_t value = 0;
-    size_t i;
-
-    for (i = 0; i < (size_t)unit->fraction_digits; i++)
-        value = value * 10 + (i < len ? digits[i] - '0' : 0);
-
-    for (; i < len; i++) {
-        if (digits[i] != '0')
-            return -1;
-    }
-    *out = value;
-    return 0;
-}
-
-static const hr_duration_unit *hr_find_duration_unit(const char *suffix)
-{
-    size_t i;
-
-    for (i = 0; i < HR_ARRAY_LEN(hr_duration_units); i++) {
-        if (strcmp(suffix, hr_duration_units[i].suffix) == 0)
-            return &hr_duration_units[i];
-    }
-    return NULL;
-}
-
-/*
- * Grammar: "0", or digits, an optional '.' followed by digits, and a unit.
- * No sign, no spaces, no exponent. The number is computed in integers.
- */
-int hr_parse_duration(const char *text, int64_t *out_ns)
-{
-    size_t whole_len = hr_digit_span(text);
-    const char *fraction = text + whole_len;
-    size_t fraction_len = 0;
-    const hr_duration_unit *unit;
-    int64_t whole, nanos;
-
-    if (strcmp(text, "0") == 0) {
-        *out_ns = 0;
-        return 0;
-    }
-    if (whole_len == 0)
-        return -1;
-
-    if (*fraction == '.') {
-        fraction++;
-        fraction_len = hr_digit_span(fraction);
-        if (fraction_len == 0)
-            return -1;
-    }
-    unit = hr_find_duration_unit(fraction + fraction_len);
-    if (unit == NULL)
-        return -1;
-
-    if (hr_parse_digits(text, whole_len, INT64_MAX, &whole) != 0)
-        return -1;
-    if (hr_parse_fraction(fraction, fraction_len, unit, &nanos) != 0)
-        return -1;
-    if (whole > (INT64_MAX - nanos) / unit->ns)
-        return -1;
-
-    *out_ns = whole * unit->ns + nanos;
-    return 0;
-}
-
-int hr_parse_bool(const char *text, bool *out)
-{
-    static const char *const true_names[] = {"1", "true", "yes", "on"};
-    static const char *const false_names[] = {"0", "false", "no", "off"};
-
-    if (hr_keyword_index(text, true_names, HR_ARRAY_LEN(true_names)) >= 0) {
-        *out = true;
-        return 0;
-    }
-    if (hr_keyword_index(text, false_names, HR_ARRAY_LEN(false_names)) >= 0) {
-        *out = false;
-        return 0;
-    }
-    return -1;
-}
 
 const char *hr_log_level_name(hr_log_level level)
 {
@@ -275,60 +83,6 @@ static int hr_parse_backoff_us(const char *text, uint64_t *out_us)
     return 0;
 }
 
-/* Trims spaces and tabs around one list item, then applies it to *set. */
-static int hr_apply_class_item(const char *item, size_t len, hr_class_set *set)
-{
-    char sign = '\0';
-    hr_class cls;
-
-    while (len > 0 && (item[0] == ' ' || item[0] == '\t')) {
-        item++;
-        len--;
-    }
-    while (len > 0 && (item[len - 1] == ' ' || item[len - 1] == '\t'))
-        len--;
-
-    if (len > 0 && (item[0] == '+' || item[0] == '-')) {
-        sign = item[0];
-        item++;
-        len--;
-    }
-    if (hr_class_from_name(item, len, &cls) != 0)
-        return -1;
-
-    if (sign == '-')
-        *set = hr_class_set_remove(*set, cls);
-    else
-        *set = hr_class_set_add(*set, cls);
-    return 0;
-}
-
-/*
- * Applies a comma-separated list of class names left to right. A list whose
- * first item starts with '+' or '-' edits *set, and any other list starts
- * from the empty set. *set changes only when every item is valid.
- */
-static int hr_parse_class_list(const char *text, hr_class_set *set)
-{
-    size_t skip = strspn(text, " \t");
-    bool edit = text[skip] == '+' || text[skip] == '-';
-    hr_class_set result = edit ? *set : 0;
-    const char *item = text;
-
-    for (;;) {
-        const char *comma = strchr(item, ',');
-        size_t len = comma != NULL ? (size_t)(comma - item) : strlen(item);
-
-        if (hr_apply_class_item(item, len, &result) != 0)
-            return -1;
-        if (comma == NULL)
-            break;
-        item = comma + 1;
-    }
-    *set = result;
-    return 0;
-}
-
 static int hr_store_retries(const char *text, hr_config *config)
 {
     long long value;
@@ -339,20 +93,11 @@ static int hr_store_retries(const char *text, hr_config *config)
     return 0;
 }
 
-/* hr_backoff_kind_from_name matches exactly, so fold the case first. */
 static int hr_store_backoff(const char *text, hr_config *config)
 {
-    char lower[HR_KEYWORD_MAX];
-    size_t len = strlen(text);
     hr_backoff_kind kind;
-    size_t i;
 
-    if (len >= sizeof(lower))
-        return -1;
-    for (i = 0; i < len; i++)
-        lower[i] = hr_ascii_lower(text[i]);
-
-    if (hr_backoff_kind_from_name(lower, len, &kind) != 0)
+    if (hr_parse_backoff_kind(text, &kind) != 0)
         return -1;
     config->policy.backoff.kind = kind;
     return 0;
@@ -391,6 +136,16 @@ static int hr_store_deadline(const char *text, hr_config *config)
     if (hr_parse_duration(text, &ns) != 0 || ns > HR_DEADLINE_MAX_NS)
         return -1;
     config->policy.deadline_ns = ns;
+    return 0;
+}
+
+static int hr_store_pipeline_max(const char *text, hr_config *config)
+{
+    uint64_t bytes;
+
+    if (hr_parse_size(text, &bytes) != 0 || bytes > HR_PIPELINE_MAX_BYTES)
+        return -1;
+    config->pipeline_max = (size_t)bytes;
     return 0;
 }
 
@@ -459,6 +214,14 @@ static int hr_store_disable(const char *text, hr_config *config)
       "0",                                                                     \
       "Sets the time budget of one command across all its attempts and "       \
       "sleeps.")                                                               \
+    X("HIRETRY_PIPELINE_MAX", hr_store_pipeline_max,                           \
+      "a whole number of bytes from 0 to 1GiB, bare or with a unit of B, "     \
+      "KiB, MiB or GiB, where 0 turns off sending pipelines again and KB "     \
+      "or MB are rejected as ambiguous, so write KiB or MiB",                  \
+      "1MiB",                                                                  \
+      "Sets how many bytes of pipelined commands, whose replies are not yet "  \
+      "read, are kept per connection to send again after a reconnect. A "      \
+      "larger pipeline is not sent again.")                                    \
     X("HIRETRY_LOG", hr_store_log,                                             \
       "one of off, error, warn, info or debug, in any case", "warn",           \
       "Sets the minimum level of hiretry's own log messages.")                 \

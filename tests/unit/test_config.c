@@ -20,13 +20,17 @@
 
 #define ARRAY_LEN(array) (sizeof(array) / sizeof((array)[0]))
 
-#define VAR_COUNT 9
+#define VAR_COUNT 10
 #define FAKE_ENV_MAX 16
 #define READS_MAX 64
 #define MESSAGES_MAX 16
 #define MESSAGE_SIZE 2048
 #define LABEL_SIZE 160
 #define LONG_VALUE_SIZE 10240
+
+#define KIB UINT64_C(1024)
+#define MIB (KIB * KIB)
+#define GIB (MIB * KIB)
 
 #define DEFAULT_RETRY_ON_TEXT                                                  \
     "ConnectionError,TimeoutError,TryAgainError,ClusterDownError,"             \
@@ -44,6 +48,18 @@
                  #actual, (long long)(actual));                                \
         snprintf(expected_text_, sizeof(expected_text_), "%s: %s = %lld",      \
                  label, #actual, (long long)(expected));                       \
+        HR_ASSERT_STR_EQ(actual_text_, expected_text_);                        \
+    } while (0)
+
+/* The same for unsigned 64-bit values. */
+#define ASSERT_ROW_UINT_EQ(label, actual, expected)                            \
+    do {                                                                       \
+        char actual_text_[LABEL_SIZE + 96];                                    \
+        char expected_text_[LABEL_SIZE + 96];                                  \
+        snprintf(actual_text_, sizeof(actual_text_), "%s: %s = %llu", label,   \
+                 #actual, (unsigned long long)(actual));                       \
+        snprintf(expected_text_, sizeof(expected_text_), "%s: %s = %llu",      \
+                 label, #actual, (unsigned long long)(expected));              \
         HR_ASSERT_STR_EQ(actual_text_, expected_text_);                        \
     } while (0)
 
@@ -172,6 +188,8 @@ static int64_t read_setting(const hr_config *config, const char *name)
         return config->policy.writes;
     if (strcmp(name, "HIRETRY_DEADLINE") == 0)
         return config->policy.deadline_ns;
+    if (strcmp(name, "HIRETRY_PIPELINE_MAX") == 0)
+        return (int64_t)config->pipeline_max;
     if (strcmp(name, "HIRETRY_LOG") == 0)
         return config->log_level;
     if (strcmp(name, "HIRETRY_DISABLE") == 0)
@@ -217,6 +235,7 @@ static void assert_defaults(const hr_config *config)
     HR_ASSERT_UINT_EQ(config->policy.retry_on, expected_default_retry_on());
     HR_ASSERT_INT_EQ(config->policy.writes, HR_WRITES_SAFE);
     HR_ASSERT_INT_EQ(config->policy.deadline_ns, 0);
+    HR_ASSERT_UINT_EQ(config->pipeline_max, MIB);
     HR_ASSERT_INT_EQ(config->log_level, HR_LOG_WARN);
     HR_ASSERT_INT_EQ(config->disable, false);
 }
@@ -257,9 +276,10 @@ static void test_config_default_retry_on_members(void)
 static void test_config_vars_table(void)
 {
     static const char *const names[VAR_COUNT] = {
-        "HIRETRY_RETRIES",     "HIRETRY_BACKOFF",  "HIRETRY_BACKOFF_BASE",
-        "HIRETRY_BACKOFF_CAP", "HIRETRY_RETRY_ON", "HIRETRY_WRITES",
-        "HIRETRY_DEADLINE",    "HIRETRY_LOG",      "HIRETRY_DISABLE",
+        "HIRETRY_RETRIES",     "HIRETRY_BACKOFF",      "HIRETRY_BACKOFF_BASE",
+        "HIRETRY_BACKOFF_CAP", "HIRETRY_RETRY_ON",     "HIRETRY_WRITES",
+        "HIRETRY_DEADLINE",    "HIRETRY_PIPELINE_MAX", "HIRETRY_LOG",
+        "HIRETRY_DISABLE",
     };
     size_t count = 0;
     const hr_config_var *vars = hr_config_vars(&count);
@@ -289,8 +309,9 @@ static void test_config_vars_default_texts(void)
     HR_ASSERT_STR_EQ(vars[4].default_value, DEFAULT_RETRY_ON_TEXT);
     HR_ASSERT_STR_EQ(vars[5].default_value, "safe");
     HR_ASSERT_STR_EQ(vars[6].default_value, "0");
-    HR_ASSERT_STR_EQ(vars[7].default_value, "warn");
-    HR_ASSERT_STR_EQ(vars[8].default_value, "false");
+    HR_ASSERT_STR_EQ(vars[7].default_value, "1MiB");
+    HR_ASSERT_STR_EQ(vars[8].default_value, "warn");
+    HR_ASSERT_STR_EQ(vars[9].default_value, "false");
 }
 
 /* Each documented default, set as the variable's value, loads as valid. */
@@ -391,6 +412,24 @@ static const setting_case good_cases[] = {
     {"HIRETRY_DEADLINE", "0.000000001s", 1},
     {"HIRETRY_DEADLINE", "1.234567891s", 1234567891},
     {"HIRETRY_DEADLINE", "86400s", INT64_C(86400000000000)},
+    {"HIRETRY_PIPELINE_MAX", "0", 0},
+    {"HIRETRY_PIPELINE_MAX", "0B", 0},
+    {"HIRETRY_PIPELINE_MAX", "0KiB", 0},
+    {"HIRETRY_PIPELINE_MAX", "0GiB", 0},
+    {"HIRETRY_PIPELINE_MAX", "1", 1},
+    {"HIRETRY_PIPELINE_MAX", "1B", 1},
+    {"HIRETRY_PIPELINE_MAX", "65536", 65536},
+    {"HIRETRY_PIPELINE_MAX", "512B", 512},
+    {"HIRETRY_PIPELINE_MAX", "1KiB", 1024},
+    {"HIRETRY_PIPELINE_MAX", "64KiB", 65536},
+    {"HIRETRY_PIPELINE_MAX", "1MiB", 1048576},
+    {"HIRETRY_PIPELINE_MAX", "3MiB", 3145728},
+    {"HIRETRY_PIPELINE_MAX", "1GiB", 1073741824},
+    {"HIRETRY_PIPELINE_MAX", "0001MiB", 1048576},
+    {"HIRETRY_PIPELINE_MAX", "1073741824", 1073741824},
+    {"HIRETRY_PIPELINE_MAX", "1073741824B", 1073741824},
+    {"HIRETRY_PIPELINE_MAX", "1048576KiB", 1073741824},
+    {"HIRETRY_PIPELINE_MAX", "1024MiB", 1073741824},
     {"HIRETRY_LOG", "off", HR_LOG_OFF},
     {"HIRETRY_LOG", "error", HR_LOG_ERROR},
     {"HIRETRY_LOG", "warn", HR_LOG_WARN},
@@ -553,6 +592,60 @@ static const fake_variable bad_cases[] = {
     {"HIRETRY_DEADLINE", "0.0000000001s"},
     {"HIRETRY_DEADLINE", "9223372036854775808us"},
     {"HIRETRY_DEADLINE", "9223372036.854775808s"},
+    {"HIRETRY_PIPELINE_MAX", ""},
+    {"HIRETRY_PIPELINE_MAX", "1073741825"},
+    {"HIRETRY_PIPELINE_MAX", "1073741825B"},
+    {"HIRETRY_PIPELINE_MAX", "1048577KiB"},
+    {"HIRETRY_PIPELINE_MAX", "1025MiB"},
+    {"HIRETRY_PIPELINE_MAX", "2GiB"},
+    {"HIRETRY_PIPELINE_MAX", "18446744073709551615"},
+    {"HIRETRY_PIPELINE_MAX", "18446744073709551616"},
+    {"HIRETRY_PIPELINE_MAX", "17179869184GiB"},
+    {"HIRETRY_PIPELINE_MAX", "99999999999GiB"},
+    {"HIRETRY_PIPELINE_MAX", "99999999999999999999999999"},
+    {"HIRETRY_PIPELINE_MAX", " 1MiB"},
+    {"HIRETRY_PIPELINE_MAX", "1MiB "},
+    {"HIRETRY_PIPELINE_MAX", "1 MiB"},
+    {"HIRETRY_PIPELINE_MAX", "1MiB\n"},
+    {"HIRETRY_PIPELINE_MAX", "+1MiB"},
+    {"HIRETRY_PIPELINE_MAX", "-1MiB"},
+    {"HIRETRY_PIPELINE_MAX", "-0"},
+    {"HIRETRY_PIPELINE_MAX", "1.5MiB"},
+    {"HIRETRY_PIPELINE_MAX", "1.0MiB"},
+    {"HIRETRY_PIPELINE_MAX", "0.5"},
+    {"HIRETRY_PIPELINE_MAX", "1e6"},
+    {"HIRETRY_PIPELINE_MAX", "0x100000"},
+    {"HIRETRY_PIPELINE_MAX", "1,024KiB"},
+    {"HIRETRY_PIPELINE_MAX", "64KB"},
+    {"HIRETRY_PIPELINE_MAX", "64kB"},
+    {"HIRETRY_PIPELINE_MAX", "1MB"},
+    {"HIRETRY_PIPELINE_MAX", "1GB"},
+    {"HIRETRY_PIPELINE_MAX", "64k"},
+    {"HIRETRY_PIPELINE_MAX", "64K"},
+    {"HIRETRY_PIPELINE_MAX", "1M"},
+    {"HIRETRY_PIPELINE_MAX", "1G"},
+    {"HIRETRY_PIPELINE_MAX", "64kib"},
+    {"HIRETRY_PIPELINE_MAX", "64KIB"},
+    {"HIRETRY_PIPELINE_MAX", "64Kib"},
+    {"HIRETRY_PIPELINE_MAX", "1mib"},
+    {"HIRETRY_PIPELINE_MAX", "1gib"},
+    {"HIRETRY_PIPELINE_MAX", "512b"},
+    {"HIRETRY_PIPELINE_MAX", "0TiB"},
+    {"HIRETRY_PIPELINE_MAX", "1KiBB"},
+    {"HIRETRY_PIPELINE_MAX", "1Ki"},
+    {"HIRETRY_PIPELINE_MAX", "1iB"},
+    {"HIRETRY_PIPELINE_MAX", "1MiB1"},
+    {"HIRETRY_PIPELINE_MAX", "1MiB1MiB"},
+    {"HIRETRY_PIPELINE_MAX", "1bytes"},
+    {"HIRETRY_PIPELINE_MAX", "KiB"},
+    {"HIRETRY_PIPELINE_MAX", "MiB"},
+    {"HIRETRY_PIPELINE_MAX", "B"},
+    {"HIRETRY_PIPELINE_MAX", "abc"},
+    {"HIRETRY_PIPELINE_MAX", "\xff"},
+    {"HIRETRY_PIPELINE_MAX", "1\xffKiB"},
+    {"HIRETRY_PIPELINE_MAX", "1KiB\xff"},
+    {"HIRETRY_PIPELINE_MAX", "1K\xc3\xad"
+                             "B"},
     {"HIRETRY_LOG", ""},
     {"HIRETRY_LOG", "warning"},
     {"HIRETRY_LOG", "verbose"},
@@ -653,6 +746,8 @@ static void test_config_long_values_rejected(void)
     check_bad_value("HIRETRY_RETRY_ON", make_long_value(buffer, 'A', ""));
     check_bad_value("HIRETRY_WRITES", make_long_value(buffer, 's', ""));
     check_bad_value("HIRETRY_DEADLINE", make_long_value(buffer, '0', "1"));
+    check_bad_value("HIRETRY_PIPELINE_MAX",
+                    make_long_value(buffer, '9', "KiB"));
     check_bad_value("HIRETRY_LOG", make_long_value(buffer, 'w', ""));
     check_bad_value("HIRETRY_DISABLE", make_long_value(buffer, 'y', ""));
 
@@ -669,6 +764,8 @@ static void test_config_long_values_accepted(void)
     check_good_value("HIRETRY_RETRIES", make_long_value(buffer, '0', "3"), 3);
     check_good_value("HIRETRY_BACKOFF_BASE",
                      make_long_value(buffer, '0', "8ms"), 8000);
+    check_good_value("HIRETRY_PIPELINE_MAX",
+                     make_long_value(buffer, '0', "64KiB"), 65536);
 
     /* Trailing zeros after the decimal point do not change the value. */
     make_long_value(buffer, '0', "s");
@@ -738,6 +835,44 @@ static void test_config_message_disable_text(void)
                      "invalid HIRETRY_DISABLE=\"maybe\": expected a boolean "
                      "(1/0, true/false, yes/no or on/off, in any case), "
                      "where empty means false; using the default false");
+}
+
+#define PIPELINE_MAX_EXPECTED                                                  \
+    "expected a whole number of bytes from 0 to 1GiB, bare or with a unit "    \
+    "of B, KiB, MiB or GiB, where 0 turns off sending pipelines again and "    \
+    "KB or MB are rejected as ambiguous, so write KiB or MiB; using the "      \
+    "default 1MiB"
+
+static void test_config_message_pipeline_max_text(void)
+{
+    load_one_message("HIRETRY_PIPELINE_MAX", "2GiB");
+    HR_ASSERT_STR_EQ(
+        messages[0],
+        "invalid HIRETRY_PIPELINE_MAX=\"2GiB\": " PIPELINE_MAX_EXPECTED);
+}
+
+/* KB and MB are read neither as 1000 nor as 1024, and the message names
+ * KiB and MiB as the fix. */
+static void test_config_message_pipeline_max_decimal_unit(void)
+{
+    load_one_message("HIRETRY_PIPELINE_MAX", "64KB");
+    HR_ASSERT_STR_EQ(
+        messages[0],
+        "invalid HIRETRY_PIPELINE_MAX=\"64KB\": " PIPELINE_MAX_EXPECTED);
+    HR_ASSERT_TRUE(strstr(messages[0], "write KiB or MiB") != NULL);
+
+    load_one_message("HIRETRY_PIPELINE_MAX", "1MB");
+    HR_ASSERT_STR_EQ(
+        messages[0],
+        "invalid HIRETRY_PIPELINE_MAX=\"1MB\": " PIPELINE_MAX_EXPECTED);
+}
+
+static void test_config_message_pipeline_max_escapes_bytes(void)
+{
+    load_one_message("HIRETRY_PIPELINE_MAX", "1\xffKiB");
+    HR_ASSERT_STR_EQ(
+        messages[0],
+        "invalid HIRETRY_PIPELINE_MAX=\"1\\xffKiB\": " PIPELINE_MAX_EXPECTED);
 }
 
 static void test_config_message_cuts_long_value(void)
@@ -813,6 +948,7 @@ static void test_config_one_message_per_invalid_variable(void)
     env_set("HIRETRY_RETRY_ON", "NoSuchError");
     env_set("HIRETRY_WRITES", "some");
     env_set("HIRETRY_DEADLINE", "-1s");
+    env_set("HIRETRY_PIPELINE_MAX", "1MB");
     env_set("HIRETRY_LOG", "warning");
     env_set("HIRETRY_DISABLE", "maybe");
 
@@ -837,6 +973,7 @@ static void test_config_sources_mixed(void)
     env_set("HIRETRY_RETRIES", "5");
     env_set("HIRETRY_BACKOFF", "linear");
     env_set("HIRETRY_DEADLINE", "2s");
+    env_set("HIRETRY_PIPELINE_MAX", "64KiB");
     env_set("HIRETRY_DISABLE", "");
 
     HR_ASSERT_INT_EQ(load(&config, sources), 1);
@@ -848,11 +985,13 @@ static void test_config_sources_mixed(void)
     HR_ASSERT_INT_EQ(sources[4], HR_SOURCE_DEFAULT);
     HR_ASSERT_INT_EQ(sources[5], HR_SOURCE_DEFAULT);
     HR_ASSERT_INT_EQ(sources[6], HR_SOURCE_ENV);
-    HR_ASSERT_INT_EQ(sources[7], HR_SOURCE_DEFAULT);
-    HR_ASSERT_INT_EQ(sources[8], HR_SOURCE_ENV);
+    HR_ASSERT_INT_EQ(sources[7], HR_SOURCE_ENV);
+    HR_ASSERT_INT_EQ(sources[8], HR_SOURCE_DEFAULT);
+    HR_ASSERT_INT_EQ(sources[9], HR_SOURCE_ENV);
     HR_ASSERT_INT_EQ(config.policy.retries, 5);
     HR_ASSERT_INT_EQ(config.policy.backoff.kind, HR_BACKOFF_EQUAL_JITTER);
     HR_ASSERT_INT_EQ(config.policy.deadline_ns, INT64_C(2000000000));
+    HR_ASSERT_UINT_EQ(config.pipeline_max, 64 * KIB);
     HR_ASSERT_INT_EQ(config.disable, false);
 }
 
@@ -1131,6 +1270,139 @@ static void test_parse_bool_bad(void)
     }
 }
 
+typedef struct size_case {
+    const char *text;
+    uint64_t expected;
+} size_case;
+
+static const size_case size_good[] = {
+    {"0", 0},
+    {"0B", 0},
+    {"0KiB", 0},
+    {"0MiB", 0},
+    {"0GiB", 0},
+    {"00", 0},
+    {"1", 1},
+    {"1B", 1},
+    {"1KiB", KIB},
+    {"1MiB", MIB},
+    {"1GiB", GIB},
+    {"7B", 7},
+    {"3KiB", 3 * KIB},
+    {"5MiB", 5 * MIB},
+    {"9GiB", 9 * GIB},
+    {"1023KiB", 1023 * KIB},
+    {"0042KiB", 42 * KIB},
+    {"1073741824", GIB},
+    {"18446744073709551615", UINT64_MAX},
+    {"18446744073709551615B", UINT64_MAX},
+    {"18014398509481983KiB", UINT64_MAX - (KIB - 1)},
+    {"17592186044415MiB", UINT64_MAX - (MIB - 1)},
+    {"17179869183GiB", UINT64_MAX - (GIB - 1)},
+};
+
+static const char *const size_bad[] = {
+    "",
+    " ",
+    " 1KiB",
+    "1KiB ",
+    "1 KiB",
+    "1KiB\n",
+    "\t1",
+    "+1",
+    "-1",
+    "-0",
+    "+1KiB",
+    "-1KiB",
+    "1.5KiB",
+    "1.0KiB",
+    "0.5",
+    ".5MiB",
+    "1.",
+    "1e3",
+    "0x400",
+    "1_024",
+    "1,024",
+    "1KB",
+    "1kB",
+    "1MB",
+    "1GB",
+    "1TB",
+    "1k",
+    "1K",
+    "1M",
+    "1G",
+    "1Ki",
+    "1Mi",
+    "1kib",
+    "1KIB",
+    "1Kib",
+    "1kiB",
+    "1mib",
+    "1MIB",
+    "1gib",
+    "1b",
+    "1TiB",
+    "1PiB",
+    "1iB",
+    "1KiBB",
+    "1KiB1",
+    "1KiBKiB",
+    "1bytes",
+    "1byte",
+    "B",
+    "KiB",
+    "MiB",
+    "GiB",
+    "\xff",
+    "1\xff",
+    "\xff"
+    "1",
+    "1\xffKiB",
+    "1Ki\xff"
+    "B",
+    "1\xc2\xa0KiB",
+    "18446744073709551616",
+    "18446744073709551616B",
+    "18446744073709551620",
+    "99999999999999999999",
+    "18014398509481984KiB",
+    "17592186044416MiB",
+    "17179869184GiB",
+    "99999999999GiB",
+    "99999999999999999999999999GiB",
+};
+
+static void test_parse_size_good(void)
+{
+    size_t i;
+
+    for (i = 0; i < ARRAY_LEN(size_good); i++) {
+        const char *text = size_good[i].text;
+        char label[LABEL_SIZE];
+        uint64_t bytes = 12345;
+        int result;
+
+        make_label(label, "size", text);
+        result = hr_parse_size(text, &bytes);
+        ASSERT_ROW_INT_EQ(label, result, 0);
+        ASSERT_ROW_UINT_EQ(label, bytes, size_good[i].expected);
+    }
+}
+
+static void test_parse_size_bad(void)
+{
+    size_t i;
+
+    for (i = 0; i < ARRAY_LEN(size_bad); i++) {
+        char label[LABEL_SIZE];
+        uint64_t bytes = 0;
+
+        make_label(label, "size", size_bad[i]);
+        ASSERT_ROW_INT_EQ(label, hr_parse_size(size_bad[i], &bytes), -1);
+    }
+}
+
 static void test_log_level_name_values(void)
 {
     HR_ASSERT_STR_EQ(hr_log_level_name(HR_LOG_OFF), "off");
@@ -1160,6 +1432,11 @@ static const CU_TestInfo tests[] = {
     {"config_message_escapes_bytes", test_config_message_escapes_bytes},
     {"config_message_retry_on_text", test_config_message_retry_on_text},
     {"config_message_disable_text", test_config_message_disable_text},
+    {"config_message_pipeline_max_text", test_config_message_pipeline_max_text},
+    {"config_message_pipeline_max_decimal_unit",
+     test_config_message_pipeline_max_decimal_unit},
+    {"config_message_pipeline_max_escapes_bytes",
+     test_config_message_pipeline_max_escapes_bytes},
     {"config_message_cuts_long_value", test_config_message_cuts_long_value},
     {"config_message_cut_boundary", test_config_message_cut_boundary},
     {"config_message_escaped_cut_value", test_config_message_escaped_cut_value},
@@ -1188,6 +1465,8 @@ static const CU_TestInfo tests[] = {
      test_config_retry_on_invalid_keeps_default},
     {"parse_duration_good", test_parse_duration_good},
     {"parse_duration_bad", test_parse_duration_bad},
+    {"parse_size_good", test_parse_size_good},
+    {"parse_size_bad", test_parse_size_bad},
     {"parse_bool_good", test_parse_bool_good},
     {"parse_bool_bad", test_parse_bool_bad},
     {"log_level_name_values", test_log_level_name_values},

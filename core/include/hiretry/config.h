@@ -26,15 +26,16 @@ typedef enum hr_log_level {
 typedef struct hr_config {
     hr_policy policy;       /* HIRETRY_RETRIES, _BACKOFF*, _RETRY_ON, _WRITES,
                                _DEADLINE */
+    size_t pipeline_max;    /* HIRETRY_PIPELINE_MAX, in bytes */
     hr_log_level log_level; /* HIRETRY_LOG */
     bool disable;           /* HIRETRY_DISABLE */
 } hr_config;
 
 /* Where a setting's value came from. */
 typedef enum hr_config_source {
-    HR_SOURCE_DEFAULT,  /* the variable is unset */
-    HR_SOURCE_ENV,      /* the variable's value */
-    HR_SOURCE_INVALID   /* the variable was invalid: the default is used */
+    HR_SOURCE_DEFAULT, /* the variable is unset */
+    HR_SOURCE_ENV,     /* the variable's value */
+    HR_SOURCE_INVALID  /* the variable was invalid: the default is used */
 } hr_config_source;
 
 /* Documentation of one variable, for the README, --help and checks. */
@@ -74,6 +75,15 @@ int hr_config_load(hr_config *config, hr_getenv_fn getenv_fn,
  * duration, has no unit, is not a whole number of nanoseconds, or overflows.
  */
 int hr_parse_duration(const char *text, int64_t *out_ns);
+
+/*
+ * Parses a size in bytes: "65536", "512B", "64KiB", "1MiB", "2GiB". Units
+ * are powers of 1024 and match in this case only, and there is no sign, no
+ * space and no fraction. KB, MB and other decimal or one-letter units are
+ * rejected because they could mean 1000 or 1024. Returns 0 and stores bytes in
+ * *out_bytes, or -1 when the text is not a size or exceeds UINT64_MAX bytes.
+ */
+int hr_parse_size(const char *text, uint64_t *out_bytes);
 
 /* Parses 1/0, true/false, yes/no, on/off in any case. Returns 0 or -1. */
 int hr_parse_bool(const char *text, bool *out);
