@@ -22,6 +22,10 @@ static _Atomic int hr_resolve_state = HR_RESOLVE_PENDING;
 static pthread_mutex_t hr_resolve_lock = PTHREAD_MUTEX_INITIALIZER;
 static const void *hr_default_reader_functions;
 
+/* Lookup results, written only under hr_resolve_lock. */
+static bool hr_found_in_local_scope;
+static bool hr_pin_failed;
+
 /* Returns true when addr lies in the object that contains this function. */
 static bool hr_is_own_symbol(const void *addr)
 {
@@ -58,7 +62,6 @@ static int hr_find_hiredis(struct dl_phdr_info *info, size_t size, void *arg)
 /*
  * Looks name up in a libhiredis that is loaded but invisible to RTLD_NEXT,
  * as it is when a plugin linked with it was opened with RTLD_LOCAL.
- * NOTE: no test loads hiredis that way yet, so this path has not been run.
  */
 static void *hr_lookup_loaded(const char *name)
 {
@@ -77,13 +80,52 @@ static void *hr_lookup_loaded(const char *name)
     return symbol;
 }
 
+/*
+ * Marks the object that defines symbol RTLD_NODELETE, so that it stays
+ * mapped until the process exits. A host that dlclose()s the plugin that
+ * brought libhiredis in would otherwise unmap it, and the next plugin's
+ * calls would jump through pointers into the old mapping: neither a lookup
+ * through RTLD_NEXT nor the fallback's closed handle keeps a reference.
+ */
+static bool hr_pin_object(const void *symbol)
+{
+    Dl_info info;
+    void *handle;
+
+    if (dladdr(symbol, &info) == 0 || info.dli_fname == NULL)
+        return false;
+    handle = dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD | RTLD_NODELETE);
+    if (handle == NULL)
+        return false;
+    dlclose(handle);
+    return true;
+}
+
 static void *hr_lookup(const char *name)
 {
     void *symbol = dlsym(RTLD_NEXT, name);
 
-    if (symbol != NULL && !hr_is_own_symbol(symbol))
-        return symbol;
-    return hr_lookup_loaded(name);
+    if (symbol == NULL || hr_is_own_symbol(symbol)) {
+        symbol = hr_lookup_loaded(name);
+        hr_found_in_local_scope |= symbol != NULL;
+    }
+    if (symbol != NULL && !hr_pin_object(symbol))
+        hr_pin_failed = true;
+    return symbol;
+}
+
+/* Logs which libhiredis the functions come from and how they were found. */
+static void hr_log_found(void)
+{
+    Dl_info info;
+
+    if (hr_real.redisConnect == NULL ||
+        dladdr((const void *)hr_real.redisConnect, &info) == 0 ||
+        info.dli_fname == NULL)
+        return;
+    hr_log(HR_LOG_DEBUG, "event=hiredis_found library=%s scope=%s pinned=%s",
+           info.dli_fname, hr_found_in_local_scope ? "local" : "global",
+           hr_pin_failed ? "no" : "yes");
 }
 
 /* Stores the DT_SONAME of the object that defines addr in *soname. */
@@ -157,6 +199,7 @@ static int hr_resolve_all(void)
     HR_REAL_FUNCTIONS(HR_REAL_RESOLVE)
 #undef HR_REAL_RESOLVE
 
+    hr_log_found();
     if (!complete) {
         hr_log_once(HR_LOG_WARN, "event=symbols_missing library=libhiredis "
                                  "action=pass_through");

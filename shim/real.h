@@ -4,7 +4,9 @@
  * dlsym(RTLD_NEXT) finds them when the program links libhiredis. Hosts that
  * load a plugin linked with libhiredis through dlopen(RTLD_LOCAL) hide it
  * from RTLD_NEXT, so the fallback looks the functions up in the libhiredis
- * already loaded in the process.
+ * already loaded in the process. Either way the shim marks that libhiredis
+ * RTLD_NODELETE, so that the pointers stay valid after the host dlclose()s
+ * the plugin: the library stays mapped until the process exits.
  */
 #ifndef HR_SHIM_REAL_H
 #define HR_SHIM_REAL_H
@@ -57,6 +59,8 @@ extern hr_real_table hr_real;
  * repeated calls cost one atomic load. Returns false when libhiredis cannot
  * be found or is not the ABI the shim was built for: the caller must then
  * not apply any policy, and may call only functions that are not NULL.
+ * NOTE: a plugin loaded later with a libhiredis of another soname still
+ * gets the functions of the first libhiredis.
  */
 bool hr_real_resolve(void);
 
