@@ -140,6 +140,10 @@ static void hr_child_exec(char *const argv[], char **envp, int out_fd,
         dup2(err_fd, 2) < 0)
         _exit(126);
 
+    /* The test's own server connections (hiredis opens them without
+     * SOCK_CLOEXEC) must not live on in the child and hold server slots. */
+    close_range(3, ~0U, 0);
+
     /* Ignored signals stay ignored across execve. The test ignores SIGPIPE,
      * but the child starts with the default action, as from a shell. */
     signal(SIGPIPE, SIG_DFL);
