@@ -108,8 +108,8 @@ bool hr_repeat_allowed(hr_writes writes, hr_repeat_safety safety,
     return false;
 }
 
-void hr_call_begin(hr_call *call, const hr_policy *policy,
-                   const hr_clock *clock)
+void hr_call_begin_at(hr_call *call, const hr_policy *policy,
+                      const hr_clock *clock, int64_t start_ns)
 {
     call->policy = policy;
     call->clock = clock;
@@ -117,11 +117,17 @@ void hr_call_begin(hr_call *call, const hr_policy *policy,
     call->deadline_at_ns = 0;
     hr_backoff_reset(&call->backoff);
 
-    if (policy->deadline_ns > 0) {
-        int64_t now = clock->now_ns(clock->arg);
+    if (policy->deadline_ns > 0)
+        call->deadline_at_ns =
+            hr_saturating_add_ns(start_ns, policy->deadline_ns);
+}
 
-        call->deadline_at_ns = hr_saturating_add_ns(now, policy->deadline_ns);
-    }
+void hr_call_begin(hr_call *call, const hr_policy *policy,
+                   const hr_clock *clock)
+{
+    int64_t now = policy->deadline_ns > 0 ? clock->now_ns(clock->arg) : 0;
+
+    hr_call_begin_at(call, policy, clock, now);
 }
 
 /* Applies the checks that do not depend on time, in the documented order. */

@@ -481,6 +481,20 @@ static void test_policy_remaining_ns(void)
     HR_ASSERT_INT_EQ(hr_call_remaining_ns(&call), 0);
 }
 
+/* A call started late keeps the deadline of the moment it began. */
+static void test_policy_begin_at_counts_from_start(void)
+{
+    hr_policy policy = make_policy(3, HR_BACKOFF_CONSTANT, 30000, 100 * MS);
+    fake_clock fake = {1000 + 30 * MS, 0, 0, {0}};
+    hr_clock clock = make_clock(&fake);
+    hr_call call;
+
+    hr_call_begin_at(&call, &policy, &clock, 1000);
+    HR_ASSERT_INT_EQ(call.deadline_at_ns, 1000 + 100 * MS);
+    HR_ASSERT_INT_EQ(hr_call_remaining_ns(&call), 70 * MS);
+    HR_ASSERT_INT_EQ(call.failures, 0);
+}
+
 static void test_policy_remaining_without_deadline(void)
 {
     hr_policy policy = constant_policy(3);
@@ -712,6 +726,8 @@ static CU_TestInfo tests[] = {
      test_policy_deadline_failure_after_it},
     {"test_policy_deadline_from_begin", test_policy_deadline_from_begin},
     {"test_policy_remaining_ns", test_policy_remaining_ns},
+    {"test_policy_begin_at_counts_from_start",
+     test_policy_begin_at_counts_from_start},
     {"test_policy_remaining_without_deadline",
      test_policy_remaining_without_deadline},
     {"test_policy_deadline_saturates", test_policy_deadline_saturates},

@@ -102,6 +102,14 @@ void hr_call_begin(hr_call *call, const hr_policy *policy,
                    const hr_clock *clock);
 
 /*
+ * Starts a logical call that began at start_ns on the clock, for callers
+ * that read the clock anyway and start the call only after a first attempt
+ * failed: the deadline still counts from start_ns.
+ */
+void hr_call_begin_at(hr_call *call, const hr_policy *policy,
+                      const hr_clock *clock, int64_t start_ns);
+
+/*
  * Records one failed attempt and decides what to do. The checks run in this
  * order: permanent, class not in retry_on, repeat not allowed, no retries
  * left, deadline. On HR_RETRY, *delay_ns contains the sleep before the next
