@@ -28,7 +28,7 @@ out:
     errno = saved_errno;
 }
 
-void hr_sigpipe_restore(hr_sigpipe_guard *guard)
+void hr_sigpipe_unblock(hr_sigpipe_guard *guard)
 {
     int saved_errno = errno;
     sigset_t pipe_only;

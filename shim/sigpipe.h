@@ -20,6 +20,14 @@ typedef struct hr_sigpipe_guard {
 void hr_sigpipe_block(hr_sigpipe_guard *guard);
 
 /* Drops a SIGPIPE raised since hr_sigpipe_block and restores the mask. */
-void hr_sigpipe_restore(hr_sigpipe_guard *guard);
+void hr_sigpipe_unblock(hr_sigpipe_guard *guard);
+
+/* Calls hr_sigpipe_unblock when the guard is active: the common case, with
+ * nothing blocked, costs one test. */
+static inline void hr_sigpipe_restore(hr_sigpipe_guard *guard)
+{
+    if (guard->active)
+        hr_sigpipe_unblock(guard);
+}
 
 #endif
