@@ -1,5 +1,5 @@
 /*
- * Commands as the engine sees them, and a per-thread cache of the flags of
+ * Commands as the engine handles them, and a per-thread cache of the flags of
  * recent command names.
  */
 #include "command.h"
@@ -113,12 +113,6 @@ void hr_command_init(hr_command *command, const char *cmd, size_t len)
     if (hr_request_name(cmd, len, &command->name) != 0)
         command->name = (hr_slice){NULL, 0};
     hr_command_find_flags(command);
-}
-
-void hr_command_release(hr_command *command)
-{
-    if (command->argv != command->stack_args)
-        free(command->argv);
 }
 
 bool hr_command_is(const hr_command *command, const char *word)

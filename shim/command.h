@@ -8,8 +8,15 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdlib.h>
 
 #include "hiretry/commands.h"
+
+/* Flags of commands that change the session or the modes when they
+ * succeed, so that their replies must be looked at. */
+#define HR_COMMAND_TRACKED                                                     \
+    (HR_COMMAND_SESSION | HR_COMMAND_TRANSACTION | HR_COMMAND_PUBSUB |         \
+     HR_COMMAND_NEVER_REPEAT)
 
 /* Arguments parsed on the stack; longer commands use the heap. */
 #define HR_STACK_ARGS 16
@@ -38,8 +45,12 @@ bool hr_slice_is(const hr_slice *s, const char *word);
  * stay valid while command is used. */
 void hr_command_init(hr_command *command, const char *cmd, size_t len);
 
-/* Frees what parsing the arguments allocated. */
-void hr_command_release(hr_command *command);
+/* Frees what parsing the arguments allocated: nothing on the usual path. */
+static inline void hr_command_release(hr_command *command)
+{
+    if (command->argv != NULL && command->argv != command->stack_args)
+        free(command->argv);
+}
 
 /* Parses the arguments once; a request that is not RESP has none. */
 void hr_command_args(hr_command *command);

@@ -1,4 +1,5 @@
 #include "conn.h"
+#include "pipeline.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -170,6 +171,7 @@ void hr_conn_remove(const redisContext *c)
     if (conn == NULL)
         return;
     hr_conn_clear_session(conn);
+    hr_pipeline_clear(conn);
     free(conn);
 }
 

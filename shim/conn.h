@@ -38,8 +38,29 @@ enum {
     HR_CONN_WATCHING = 1 << 3,   /* keys are watched */
     /* The connection failed inside MULTI or WATCH: calls fail until the
        program ends the transaction with EXEC or DISCARD. */
-    HR_CONN_TRANSACTION_LOST = 1 << 4
+    HR_CONN_TRANSACTION_LOST = 1 << 4,
+    /* Bytes that are not RESP requests (inline commands) were appended, so
+       replies cannot be matched to commands until the next reconnect. */
+    HR_CONN_UNCOUNTED = 1 << 5
 };
+
+/* A command the program appended and whose reply it has not read yet. */
+typedef struct hr_owed {
+    char *data; /* its bytes, or NULL past HIRETRY_PIPELINE_MAX */
+    size_t len;
+    unsigned flags;    /* HR_COMMAND_* */
+    bool may_have_run; /* it was written whole on some connection */
+} hr_owed;
+
+/* The owed commands of a connection, oldest first, in a ring. */
+typedef struct hr_owed_queue {
+    hr_owed *items;
+    size_t head; /* index of the oldest */
+    size_t count;
+    size_t capacity; /* a power of two, or 0 */
+    size_t len;      /* bytes of every owed command */
+    size_t kept;     /* bytes of those whose data is kept */
+} hr_owed_queue;
 
 typedef struct hr_conn {
     redisContext *context;
@@ -48,8 +69,7 @@ typedef struct hr_conn {
     struct timeval timeout; /* its argument */
     bool keepalive;         /* redisEnableKeepAlive was called */
     unsigned modes;         /* HR_CONN_* */
-    unsigned long pending;  /* replies owed to commands appended by the
-                               program itself */
+    hr_owed_queue owed;     /* commands appended by the program itself */
     int64_t last_io_ns;     /* monotonic time of the last command */
     bool reconnect_needed;  /* reconnect before the next command */
 } hr_conn;

@@ -16,6 +16,7 @@
 #include "hiretry/commands.h"
 #include "hiretry/policy.h"
 #include "log.h"
+#include "pipeline.h"
 #include "real.h"
 #include "reply.h"
 #include "session.h"
@@ -57,7 +58,6 @@ static int hr_reconnect_in_place(hr_conn *conn, redisContext *c)
         c->reader->privdata = privdata;
         c->reader->maxbuf = maxbuf;
     }
-    conn->pending = 0;
     conn->modes = 0;
     conn->reconnect_needed = false;
     return rc;
@@ -160,10 +160,13 @@ static void *hr_attempt_command(hr_conn *conn, redisContext *c,
     void *reply = NULL;
     const char *text;
     size_t text_len;
-    hr_sigpipe_guard guard = {.active = false};
+    hr_sigpipe_guard guard;
     bool reopen = c->err || conn->reconnect_needed;
     int rc;
 
+    /* Only the flag: zeroing the whole guard, signal mask included, would
+       cost more than the rest of a successful call. */
+    guard.active = false;
     /* A retry or a reconnect follows a failure, when a write into a closed
        connection is most likely. */
     if (guarded || reopen || len > HR_LARGE_COMMAND)
@@ -223,8 +226,8 @@ void hr_after_success(hr_conn *conn, redisContext *c, hr_command *command,
 {
     const char *text;
     size_t text_len;
-    bool is_error = hr_reply_error_text(c, reply, &text, &text_len);
     unsigned flags = command->flags;
+    bool is_error = hr_reply_error_text(c, reply, &text, &text_len);
 
     /* Inside MULTI the reply is QUEUED and the command may never run.
        NOTE: a session command that EXEC then runs is not recorded. */
@@ -235,6 +238,9 @@ void hr_after_success(hr_conn *conn, redisContext *c, hr_command *command,
     }
     if (flags & HR_COMMAND_PUBSUB)
         conn->modes |= HR_CONN_SUBSCRIBED;
+    if ((flags & HR_COMMAND_NEVER_REPEAT) && !is_error &&
+        hr_command_is(command, "monitor"))
+        conn->modes |= HR_CONN_MONITORING;
     if (flags & HR_COMMAND_TRANSACTION)
         hr_transaction_update(conn, command, is_error);
 }
@@ -250,11 +256,10 @@ static bool hr_pass_through(hr_conn *conn, const redisContext *c,
     if (command->flags & HR_COMMAND_NEVER_REPEAT)
         return true;
     if (c->err && !(conn->modes & HR_CONN_TRANSACTION_LOST)) {
-        conn->pending = 0;
         conn->modes = 0;
         return false;
     }
-    return conn->modes != 0 || conn->pending != 0 || hr_output_pending(c) != 0;
+    return conn->modes != 0 || hr_output_pending(c) != 0;
 }
 
 /* Sends a command once with no policy, keeping the modes up to date. */
@@ -282,8 +287,6 @@ static void *hr_send_once(hr_conn *conn, redisContext *c, hr_command *command,
                                        HR_CONN_TRANSACTION_LOST);
         return NULL;
     }
-    if (hr_command_is(command, "monitor"))
-        conn->modes |= HR_CONN_MONITORING;
     hr_after_success(conn, c, command, cmd, len, reply);
     return reply;
 }
@@ -302,16 +305,27 @@ static void *hr_give_up(hr_conn *conn, const hr_attempt *attempt,
     return NULL;
 }
 
+bool hr_closed_while_idle(hr_conn *conn, const redisContext *c, int64_t now)
+{
+    char endpoint[160];
+
+    if (c->fd < 0 || now - conn->last_io_ns < HR_IDLE_CHECK_NS ||
+        !hr_socket_closed(c->fd))
+        return false;
+    if (hr_log_enabled(HR_LOG_DEBUG)) {
+        hr_conn_endpoint(c, endpoint, sizeof(endpoint));
+        hr_log_write(HR_LOG_DEBUG, "event=closed_while_idle endpoint=%s fd=%d",
+                     endpoint, c->fd);
+    }
+    return true;
+}
+
 /* Marks the connection for a reconnect if the server closed it idle. */
 static void hr_check_idle(hr_conn *conn, redisContext *c, int64_t now)
 {
-    if (c->err || conn->reconnect_needed || c->fd < 0 ||
-        now - conn->last_io_ns < HR_IDLE_CHECK_NS)
-        return;
-    if (hr_socket_closed(c->fd)) {
+    if (now - conn->last_io_ns >= HR_IDLE_CHECK_NS && !c->err &&
+        !conn->reconnect_needed && hr_closed_while_idle(conn, c, now))
         conn->reconnect_needed = true;
-        hr_log(HR_LOG_DEBUG, "event=closed_while_idle fd=%d", c->fd);
-    }
 }
 
 static void *hr_retry_loop(hr_conn *conn, redisContext *c, hr_command *command,
@@ -322,24 +336,26 @@ static void *hr_retry_loop(hr_conn *conn, redisContext *c, hr_command *command,
     bool single = command->flags & (HR_COMMAND_BLOCKING |
                                     HR_COMMAND_TRANSACTION | HR_COMMAND_PUBSUB);
     hr_writes writes = single ? HR_WRITES_NONE : policy->writes;
-    int64_t now = hr_monotonic_clock.now_ns(hr_monotonic_clock.arg);
+    int64_t now = hr_now_ns();
     hr_call call;
     hr_attempt attempt;
     int64_t delay_ns;
 
     hr_check_idle(conn, c, now);
-    hr_call_begin(&call, policy, &hr_monotonic_clock);
+    call.failures = 0; /* the call itself starts at the first failure */
     for (;;) {
         void *reply = hr_attempt_command(conn, c, command, cmd, len,
                                          call.failures > 0, &attempt);
         if (reply != NULL) {
-            conn->last_io_ns =
-                hr_monotonic_clock.now_ns(hr_monotonic_clock.arg);
-            hr_after_success(conn, c, command, cmd, len, reply);
+            conn->last_io_ns = hr_now_ns();
+            if (command->flags & HR_COMMAND_TRACKED)
+                hr_after_success(conn, c, command, cmd, len, reply);
             errno = saved_errno;
             return reply;
         }
 
+        if (call.failures == 0)
+            hr_call_begin_at(&call, policy, &hr_monotonic_clock, now);
         if (attempt.may_have_run)
             hr_command_classify_fully(command);
         bool allowed = hr_repeat_allowed(writes, command->info.safety,
@@ -360,11 +376,46 @@ static void *hr_retry_loop(hr_conn *conn, redisContext *c, hr_command *command,
     }
 }
 
+int hr_engine_get_reply(hr_conn *conn, redisContext *c, void **reply)
+{
+    void *aux = NULL;
+    int rc;
+
+    if (conn->modes == 0)
+        return hr_pipeline_read(conn, c, reply);
+
+    rc = hr_real.redisGetReply(c, &aux);
+    if (rc == REDIS_OK && aux != NULL && conn->owed.count > 0)
+        hr_pipeline_pop(conn, c, aux);
+    if (reply != NULL)
+        *reply = aux;
+    return rc;
+}
+
+/*
+ * Sends a command behind owed ones. As in hiredis, the reply returned is the
+ * one to the oldest owed command, and the command joins the pipeline.
+ */
+static void *hr_join_pipeline(hr_conn *conn, redisContext *c, char *cmd,
+                              size_t len)
+{
+    void *reply = NULL;
+
+    if (hr_pipeline_append(conn, c, cmd, len) != REDIS_OK)
+        return NULL;
+    if (hr_engine_get_reply(conn, c, &reply) != REDIS_OK)
+        return NULL;
+    return reply;
+}
+
 void *hr_engine_command(hr_conn *conn, redisContext *c, char *cmd, size_t len)
 {
     int saved_errno = errno;
     hr_command command;
     void *reply;
+
+    if (conn->owed.count > 0)
+        return hr_join_pipeline(conn, c, cmd, len);
 
     hr_command_init(&command, cmd, len);
     if (hr_pass_through(conn, c, &command))
@@ -390,7 +441,7 @@ redisContext *hr_engine_connected(redisContext *c, int error_number)
         hr_log(HR_LOG_WARN, "event=untracked reason=out_of_memory");
         return c;
     }
-    conn->last_io_ns = hr_monotonic_clock.now_ns(hr_monotonic_clock.arg);
+    conn->last_io_ns = hr_now_ns();
 
     hr_call_begin(&call, &hr_shim_config.policy, &hr_monotonic_clock);
     while (c->err) {
@@ -416,11 +467,13 @@ int hr_engine_reconnect(hr_conn *conn, redisContext *c)
     hr_attempt attempt;
     int64_t delay_ns;
 
+    /* hiredis drops the output buffer and the reader: no owed reply can
+       arrive any more. */
+    hr_pipeline_clear(conn);
     hr_call_begin(&call, &hr_shim_config.policy, &hr_monotonic_clock);
     for (;;) {
         if (hr_reopen(conn, c, &attempt) == 0) {
-            conn->last_io_ns =
-                hr_monotonic_clock.now_ns(hr_monotonic_clock.arg);
+            conn->last_io_ns = hr_now_ns();
             errno = saved_errno;
             return REDIS_OK;
         }

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <hiredis/hiredis.h>
 #include <hiredis/sds.h>
@@ -49,8 +50,24 @@ typedef struct hr_attempt {
     void *error_reply; /* an error reply to return if the call gives up */
 } hr_attempt;
 
+/* Returns CLOCK_MONOTONIC in nanoseconds, the clock of hr_monotonic_clock,
+ * read directly on the success path. */
+static inline int64_t hr_now_ns(void)
+{
+    struct timespec now = {0, 0};
+
+    (void)clock_gettime(CLOCK_MONOTONIC, &now);
+    return (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+}
+
 /* Returns true when the server has closed the connection on fd. */
 bool hr_socket_closed(int fd);
+
+/*
+ * Returns true when c has been idle for HR_IDLE_CHECK_NS or more at now and
+ * the server has closed it meanwhile, which one poll(2) detects.
+ */
+bool hr_closed_while_idle(hr_conn *conn, const redisContext *c, int64_t now);
 
 /* Fills attempt from the transport failure that c->err describes. */
 void hr_attempt_transport(hr_attempt *attempt, redisContext *c,
@@ -70,7 +87,10 @@ void hr_log_attempt(const redisContext *c, const char *what,
                     const hr_call *call, const hr_attempt *attempt,
                     hr_verdict verdict, int64_t delay_ns);
 
-/* Updates the recorded session and modes after a successful reply. */
+/*
+ * Updates the recorded session and modes after a successful reply. Only
+ * commands with HR_COMMAND_TRACKED flags need it.
+ */
 void hr_after_success(hr_conn *conn, redisContext *c, hr_command *command,
                       const char *cmd, size_t len, void *reply);
 

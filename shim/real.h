@@ -40,8 +40,6 @@
     X(void, redisFree, (redisContext *))                                       \
     X(int, redisFreeKeepFd, (redisContext *))                                  \
     X(int, redisvFormatCommand, (char **, const char *, va_list))              \
-    X(int, redisFormatCommandArgv,                                             \
-      (char **, int, const char **, const size_t *))                           \
     X(void, freeReplyObject, (void *))                                         \
     X(redisReader *, redisReaderCreate, (void))                                \
     X(void, redisReaderFree, (redisReader *))

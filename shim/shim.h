@@ -45,6 +45,13 @@ void *hr_engine_command(hr_conn *conn, redisContext *c, char *cmd, size_t len);
  */
 redisContext *hr_engine_connected(redisContext *c, int error_number);
 
+/*
+ * Reads the reply to the oldest command the program appended, with the
+ * policy unless the context is in a mode that passes through. Returns what
+ * redisGetReply returns.
+ */
+int hr_engine_get_reply(hr_conn *conn, redisContext *c, void **reply);
+
 /* The program's own redisReconnect, retried and followed by a restore. */
 int hr_engine_reconnect(hr_conn *conn, redisContext *c);
 

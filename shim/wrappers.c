@@ -12,8 +12,10 @@
 #include <hiredis/hiredis.h>
 
 #include "conn.h"
+#include "pipeline.h"
 #include "hiretry/classify.h"
 #include "hiretry/commands.h"
+#include "hiretry/request.h"
 #include "real.h"
 #include "shim.h"
 
@@ -160,16 +162,16 @@ HR_EXPORT void *redisCommandArgv(redisContext *c, int argc, const char **argv,
 {
     hr_conn *conn = hr_enter(c);
     char *cmd;
-    int len;
+    long len;
     void *reply;
 
     if (conn == NULL)
         HR_PASS(redisCommandArgv, NULL, c, argc, argv, argvlen);
 
     hr_shim_depth++;
-    len = hr_real.redisFormatCommandArgv(&cmd, argc, argv, argvlen);
+    len = hr_request_format(&cmd, argc, argv, argvlen);
     if (len < 0) {
-        hr_format_failed(c, len);
+        hr_format_failed(c, -1);
         reply = NULL;
     } else {
         reply = hr_engine_command(conn, c, cmd, (size_t)len);
@@ -179,44 +181,24 @@ HR_EXPORT void *redisCommandArgv(redisContext *c, int argc, const char **argv,
 }
 
 /*
- * Counts the requests in bytes the program appends itself, each owed a
- * reply. Bytes that are not RESP requests (inline commands) cannot be
- * counted: the context then passes through until it reconnects.
+ * Formats and appends a command the way hiredis's redisvAppendCommand does,
+ * keeping the bytes so that the command can be sent again.
  */
-static unsigned long hr_count_requests(const char *cmd, size_t len)
+static int hr_vappend(hr_conn *conn, redisContext *c, const char *format,
+                      va_list ap)
 {
-    unsigned long count = 0;
-    size_t consumed;
-
-    while (len > 0) {
-        if (hr_request_parse(cmd, len, NULL, 0, &consumed) < 0)
-            return ULONG_MAX / 2;
-        cmd += consumed;
-        len -= consumed;
-        count++;
-    }
-    return count;
-}
-
-static void hr_note_appended(redisContext *c, unsigned long count)
-{
-    hr_conn *conn = hr_enter(c);
-
-    if (conn != NULL && conn->pending < ULONG_MAX / 2)
-        conn->pending += count;
-}
-
-static int hr_vappend(redisContext *c, const char *format, va_list ap)
-{
+    char *cmd;
+    int len;
     int rc;
 
-    hr_real_resolve();
-    if (hr_real.redisvAppendCommand == NULL) {
-        errno = ENOSYS;
-        return REDIS_ERR;
-    }
     hr_shim_depth++;
-    rc = hr_real.redisvAppendCommand(c, format, ap);
+    len = hr_real.redisvFormatCommand(&cmd, format, ap);
+    if (len < 0) {
+        hr_format_failed(c, len);
+        rc = REDIS_ERR;
+    } else {
+        rc = hr_pipeline_append(conn, c, cmd, (size_t)len);
+    }
     hr_shim_depth--;
     return rc;
 }
@@ -224,81 +206,87 @@ static int hr_vappend(redisContext *c, const char *format, va_list ap)
 HR_EXPORT int redisvAppendCommand(redisContext *c, const char *format,
                                   va_list ap)
 {
-    int rc = hr_vappend(c, format, ap);
+    hr_conn *conn = hr_enter(c);
 
-    if (rc == REDIS_OK)
-        hr_note_appended(c, 1);
-    return rc;
+    if (conn == NULL)
+        HR_PASS(redisvAppendCommand, REDIS_ERR, c, format, ap);
+    return hr_vappend(conn, c, format, ap);
 }
 
 HR_EXPORT int redisAppendCommand(redisContext *c, const char *format, ...)
 {
+    hr_conn *conn = hr_enter(c);
     va_list ap;
     int rc;
 
     va_start(ap, format);
-    rc = hr_vappend(c, format, ap);
+    if (conn == NULL) {
+        hr_real_resolve();
+        if (hr_real.redisvAppendCommand == NULL) {
+            errno = ENOSYS;
+            rc = REDIS_ERR;
+        } else {
+            hr_shim_depth++;
+            rc = hr_real.redisvAppendCommand(c, format, ap);
+            hr_shim_depth--;
+        }
+    } else {
+        rc = hr_vappend(conn, c, format, ap);
+    }
     va_end(ap);
-    if (rc == REDIS_OK)
-        hr_note_appended(c, 1);
     return rc;
 }
 
 HR_EXPORT int redisAppendCommandArgv(redisContext *c, int argc,
                                      const char **argv, const size_t *argvlen)
 {
+    hr_conn *conn = hr_enter(c);
+    char *cmd;
+    long len;
     int rc;
 
-    hr_real_resolve();
-    if (hr_real.redisAppendCommandArgv == NULL) {
-        errno = ENOSYS;
-        return REDIS_ERR;
-    }
+    if (conn == NULL)
+        HR_PASS(redisAppendCommandArgv, REDIS_ERR, c, argc, argv, argvlen);
+
     hr_shim_depth++;
-    rc = hr_real.redisAppendCommandArgv(c, argc, argv, argvlen);
+    len = hr_request_format(&cmd, argc, argv, argvlen);
+    if (len < 0) {
+        hr_format_failed(c, -1);
+        rc = REDIS_ERR;
+    } else {
+        rc = hr_pipeline_append(conn, c, cmd, (size_t)len);
+    }
     hr_shim_depth--;
-    if (rc == REDIS_OK)
-        hr_note_appended(c, 1);
     return rc;
 }
 
 HR_EXPORT int redisAppendFormattedCommand(redisContext *c, const char *cmd,
                                           size_t len)
 {
+    hr_conn *conn = hr_enter(c);
     int rc;
 
-    hr_real_resolve();
-    if (hr_real.redisAppendFormattedCommand == NULL) {
-        errno = ENOSYS;
-        return REDIS_ERR;
-    }
+    if (conn == NULL)
+        HR_PASS(redisAppendFormattedCommand, REDIS_ERR, c, cmd, len);
     hr_shim_depth++;
-    rc = hr_real.redisAppendFormattedCommand(c, cmd, len);
+    rc = hr_pipeline_append_copy(conn, c, cmd, len);
     hr_shim_depth--;
-    if (rc == REDIS_OK && hr_enter(c) != NULL)
-        hr_note_appended(c, hr_count_requests(cmd, len));
     return rc;
 }
 
 HR_EXPORT int redisGetReply(redisContext *c, void **reply)
 {
     hr_conn *conn = hr_enter(c);
-    void *aux = NULL;
     int rc;
 
-    if (conn == NULL)
+    /* A read with nothing owed is passed through: it may be a pub/sub
+       message, or a read the program makes by mistake, and neither is a
+       command to repeat. */
+    if (conn == NULL || conn->owed.count == 0)
         HR_PASS(redisGetReply, REDIS_ERR, c, reply);
-
-    /* Reads are never repeated: a reply the program is owed comes from
-       the connection its command went out on, or not at all. */
     hr_shim_depth++;
-    rc = hr_real.redisGetReply(c, &aux);
+    rc = hr_engine_get_reply(conn, c, reply);
     hr_shim_depth--;
-    if (rc == REDIS_OK && aux != NULL && conn->pending > 0 &&
-        conn->pending < ULONG_MAX / 2)
-        conn->pending--;
-    if (reply != NULL)
-        *reply = aux;
     return rc;
 }
 

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static int64_t hr_now_ns(void)
 {
@@ -186,35 +187,194 @@ static void hr_worker_note_set_failed(hr_worker *worker, long long index)
     worker->set_failed_count++;
 }
 
-static redisReply *hr_worker_command(hr_worker *worker, hr_op op,
-                                     long long index)
-{
-    redisContext *c = worker->context;
-    const char *prefix = worker->key_prefix;
+/* The longest "value-<i>" before padding, with its NUL. */
+#define HR_VALUE_HEAD 32
 
+/* How long a pause waits for the go file, in milliseconds. */
+#define HR_PAUSE_LIMIT_MS 30000
+
+/* One command of the run, as the words that every hiredis call takes. */
+typedef struct hr_request {
+    hr_kind kind;
+    long long key; /* m in key:<m>, for SET and GET key:<m> */
+    int argc;
+    const char *argv[3];
+    char key_name[48];
+} hr_request;
+
+/* Picks the kind and key of command index for op. */
+static void hr_request_pick(hr_op op, long long index, hr_request *request)
+{
+    static const hr_kind mixed[] = {HR_KIND_INCR, HR_KIND_SET,
+                                    HR_KIND_GET_FIXED};
+    static const hr_kind set_get[] = {HR_KIND_SET, HR_KIND_GET_KEY};
+    static const hr_kind set_get_incr[] = {HR_KIND_SET, HR_KIND_GET_KEY,
+                                           HR_KIND_INCR};
+
+    request->key = index;
     switch (op) {
     case HR_OP_INCR:
-        return redisCommand(c, "INCR %scounter", prefix);
+        request->kind = HR_KIND_INCR;
+        break;
     case HR_OP_SET:
-        return redisCommand(c, "SET %skey:%lld value-%lld", prefix, index,
-                            index);
-    default:
-        return redisCommand(c, "GET %sfixed", prefix);
+        request->kind = HR_KIND_SET;
+        break;
+    case HR_OP_GET:
+        request->kind = HR_KIND_GET_FIXED;
+        break;
+    case HR_OP_MIXED:
+        request->kind = mixed[index % 3];
+        break;
+    case HR_OP_SET_GET:
+        request->kind = set_get[index % 2];
+        request->key = index / 2;
+        break;
+    case HR_OP_SET_GET_INCR:
+        request->kind = set_get_incr[index % 3];
+        request->key = index / 3;
+        break;
     }
 }
 
-/* Counts a reply that is not an error. Returns -1 for an unexpected type. */
-static int hr_worker_count_reply(hr_worker *worker, hr_op op,
+/* Writes value-<key>, padded with '.' to --value-size bytes, into the
+ * worker's buffer. Returns its length. */
+static size_t hr_worker_value(hr_worker *worker, long long key)
+{
+    size_t size = (size_t)worker->options->value_size;
+    size_t len =
+        (size_t)snprintf(worker->value, HR_VALUE_HEAD, "value-%lld", key);
+
+    if (len < size) {
+        memset(worker->value + len, '.', size - len);
+        len = size;
+    }
+    worker->value[len] = '\0';
+    return len;
+}
+
+/* Builds command index. A SET's value goes into the worker's buffer. */
+static void hr_request_build(hr_worker *worker, long long index,
+                             hr_request *request)
+{
+    const char *prefix = worker->key_prefix;
+    char *name = request->key_name;
+    size_t size = sizeof(request->key_name);
+
+    hr_request_pick(worker->options->op, index, request);
+    request->argc = 2;
+    request->argv[2] = NULL;
+    switch (request->kind) {
+    case HR_KIND_INCR:
+        request->argv[0] = "INCR";
+        snprintf(name, size, "%scounter", prefix);
+        break;
+    case HR_KIND_SET:
+        request->argv[0] = "SET";
+        snprintf(name, size, "%skey:%lld", prefix, request->key);
+        hr_worker_value(worker, request->key);
+        request->argv[2] = worker->value;
+        request->argc = 3;
+        break;
+    case HR_KIND_GET_FIXED:
+        request->argv[0] = "GET";
+        snprintf(name, size, "%sfixed", prefix);
+        break;
+    case HR_KIND_GET_KEY:
+        request->argv[0] = "GET";
+        snprintf(name, size, "%skey:%lld", prefix, request->key);
+        break;
+    }
+    request->argv[1] = name;
+}
+
+/* Sends one command with redisCommand and reads its reply. */
+static redisReply *hr_request_send(redisContext *c, const hr_request *r)
+{
+    if (r->argc == 3)
+        return redisCommand(c, "%s %s %s", r->argv[0], r->argv[1], r->argv[2]);
+    return redisCommand(c, "%s %s", r->argv[0], r->argv[1]);
+}
+
+static int hr_append_v(redisContext *c, const char *format, ...)
+{
+    va_list ap;
+    int rc;
+
+    va_start(ap, format);
+    rc = redisvAppendCommand(c, format, ap);
+    va_end(ap);
+    return rc;
+}
+
+/* Appends command index with one of hiredis's four append functions, in
+ * turn, so that a pipeline goes through all of them. */
+static int hr_request_append(redisContext *c, hr_request *r, long long index)
+{
+    const char *format = r->argc == 3 ? "%s %s %s" : "%s %s";
+    char *cmd;
+    int len;
+    int rc;
+
+    switch (index % 4) {
+    case 0:
+        return redisAppendCommand(c, format, r->argv[0], r->argv[1],
+                                  r->argv[2]);
+    case 1:
+        return hr_append_v(c, format, r->argv[0], r->argv[1], r->argv[2]);
+    case 2:
+        return redisAppendCommandArgv(c, r->argc, r->argv, NULL);
+    default:
+        len = redisFormatCommandArgv(&cmd, r->argc, r->argv, NULL);
+        if (len < 0)
+            return REDIS_ERR;
+        rc = redisAppendFormattedCommand(c, cmd, (size_t)len);
+        redisFreeCommand(cmd);
+        return rc;
+    }
+}
+
+/* Counts a GET key:<m> reply: it must be value-<m>. */
+static int hr_worker_check_value(hr_worker *worker, const hr_request *r,
                                  const redisReply *reply)
 {
-    if (op == HR_OP_INCR && reply->type == REDIS_REPLY_INTEGER) {
-        worker->incr_acknowledged++;
-        worker->last_incr_value = reply->integer;
-    } else if (op == HR_OP_SET && reply->type == REDIS_REPLY_STATUS) {
-        worker->set_acknowledged++;
-    } else if (op == HR_OP_GET && reply->type == REDIS_REPLY_STRING) {
+    size_t len = hr_worker_value(worker, r->key);
+
+    if (reply->len == len && memcmp(reply->str, worker->value, len) == 0) {
         worker->get_hits++;
-    } else if (op == HR_OP_GET && reply->type == REDIS_REPLY_NIL) {
+        return 0;
+    }
+    worker->get_wrong++;
+    hr_worker_record_error(worker, "GET %s returned %.40s (%zu bytes)",
+                           r->key_name, reply->str, reply->len);
+    return -1;
+}
+
+static void hr_worker_count_incr(hr_worker *worker, long long value)
+{
+    if (value != worker->last_incr_value + 1)
+        worker->incr_gaps++;
+    worker->incr_acknowledged++;
+    worker->last_incr_value = value;
+}
+
+/* Counts a reply that is not an error. Returns -1 for an unexpected type
+ * or a wrong value. */
+static int hr_worker_count_reply(hr_worker *worker, const hr_request *r,
+                                 const redisReply *reply)
+{
+    bool is_get = r->kind == HR_KIND_GET_FIXED || r->kind == HR_KIND_GET_KEY;
+
+    if (r->kind == HR_KIND_INCR && reply->type == REDIS_REPLY_INTEGER) {
+        hr_worker_count_incr(worker, reply->integer);
+    } else if (r->kind == HR_KIND_SET && reply->type == REDIS_REPLY_STATUS) {
+        worker->set_acknowledged++;
+    } else if (r->kind == HR_KIND_GET_KEY &&
+               reply->type == REDIS_REPLY_STRING) {
+        if (hr_worker_check_value(worker, r, reply) != 0)
+            return -1;
+    } else if (is_get && reply->type == REDIS_REPLY_STRING) {
+        worker->get_hits++;
+    } else if (is_get && reply->type == REDIS_REPLY_NIL) {
         worker->get_nil++;
     } else {
         hr_worker_record_error(worker, "unexpected reply type %d", reply->type);
@@ -224,36 +384,186 @@ static int hr_worker_count_reply(hr_worker *worker, hr_op op,
     return 0;
 }
 
-static void hr_worker_step(hr_worker *worker, long long index)
+/* Counts one reply, or a failed read when reply is NULL, and frees it. */
+static void hr_worker_handle_reply(hr_worker *worker, const hr_request *r,
+                                   redisReply *reply)
 {
-    hr_op op = worker->options->op;
     bool acknowledged = false;
-    redisReply *reply;
 
-    if (op == HR_OP_MIXED)
-        op = (hr_op)(index % 3);
-    worker->ops++;
-
-    if (worker->context == NULL && hr_worker_open(worker) != 0) {
-        if (op == HR_OP_SET)
-            hr_worker_note_set_failed(worker, index);
-        return;
-    }
-
-    reply = hr_worker_command(worker, op, index);
     if (reply == NULL) {
         hr_worker_record_error(worker, "%s: %s",
                                hr_context_error_name(worker->context->err),
                                worker->context->errstr);
-        hr_worker_after_error(worker);
     } else if (reply->type == REDIS_REPLY_ERROR) {
         hr_worker_record_error(worker, "reply: %s", reply->str);
     } else {
-        acknowledged = hr_worker_count_reply(worker, op, reply) == 0;
+        acknowledged = hr_worker_count_reply(worker, r, reply) == 0;
     }
 
-    if (!acknowledged && op == HR_OP_SET)
-        hr_worker_note_set_failed(worker, index);
+    if (!acknowledged && r->kind == HR_KIND_SET)
+        hr_worker_note_set_failed(worker, r->key);
+    freeReplyObject(reply);
+}
+
+/*
+ * Creates the ready file and waits for the go file, once, in thread 0,
+ * before reply index, so that the test can act on the connection there.
+ */
+static void hr_worker_pause_at(const hr_worker *worker, long long index)
+{
+    const hr_options *options = worker->options;
+    int64_t deadline = hr_now_ns() + HR_PAUSE_LIMIT_MS * 1000000LL;
+    FILE *ready;
+
+    if (worker->index != 0 || index != options->pause_before_reply)
+        return;
+
+    ready = fopen(options->ready_file, "w");
+    if (ready == NULL || fclose(ready) != 0)
+        fprintf(stderr, "hr_workload: creating %s failed: %s\n",
+                options->ready_file, strerror(errno));
+    while (access(options->go_file, F_OK) != 0) {
+        if (hr_now_ns() >= deadline) {
+            fprintf(stderr, "hr_workload: timed out waiting for %s\n",
+                    options->go_file);
+            return;
+        }
+        hr_sleep_ms(10);
+    }
+}
+
+static void hr_worker_step(hr_worker *worker, long long index)
+{
+    hr_request request;
+    redisReply *reply;
+
+    hr_request_build(worker, index, &request);
+    worker->ops++;
+    hr_worker_pause_at(worker, index);
+
+    if (worker->context == NULL && hr_worker_open(worker) != 0) {
+        if (request.kind == HR_KIND_SET)
+            hr_worker_note_set_failed(worker, request.key);
+        return;
+    }
+
+    reply = hr_request_send(worker->context, &request);
+    hr_worker_handle_reply(worker, &request, reply);
+    if (reply == NULL)
+        hr_worker_after_error(worker);
+}
+
+/* Counts commands first .. first + count - 1 as failed without a read. */
+static void hr_worker_fail_unsent(hr_worker *worker, long long first,
+                                  long long count, const char *why)
+{
+    for (long long index = first; index < first + count; index++) {
+        hr_request request;
+
+        hr_request_build(worker, index, &request);
+        worker->ops++;
+        hr_worker_record_error(worker, "not sent: %s", why);
+        if (request.kind == HR_KIND_SET)
+            hr_worker_note_set_failed(worker, request.key);
+    }
+}
+
+/* Appends commands from first on. Returns how many were appended. */
+static long long hr_worker_append(hr_worker *worker, long long first,
+                                  long long count)
+{
+    long long appended = 0;
+
+    for (; appended < count; appended++) {
+        hr_request request;
+
+        hr_request_build(worker, first + appended, &request);
+        if (hr_request_append(worker->context, &request, first + appended) !=
+            REDIS_OK)
+            break;
+    }
+    return appended;
+}
+
+/*
+ * Runs commands first .. first + count - 1 as one pipeline: appends them
+ * all, then reads every reply, even after a failed read, as a program that
+ * keeps its own count of replies owed does.
+ */
+static void hr_worker_pipeline(hr_worker *worker, long long first,
+                               long long count)
+{
+    long long appended;
+    bool failed = false;
+
+    if (worker->context == NULL && hr_worker_open(worker) != 0) {
+        hr_request request;
+
+        /* The failed open counted as the first command's error. */
+        hr_request_build(worker, first, &request);
+        worker->ops++;
+        if (request.kind == HR_KIND_SET)
+            hr_worker_note_set_failed(worker, request.key);
+        hr_worker_fail_unsent(worker, first + 1, count - 1, "connect failed");
+        return;
+    }
+
+    appended = hr_worker_append(worker, first, count);
+    for (long long j = 0; j < appended; j++) {
+        hr_request request;
+        void *reply = NULL;
+
+        hr_request_build(worker, first + j, &request);
+        worker->ops++;
+        hr_worker_pause_at(worker, first + j);
+        if (redisGetReply(worker->context, &reply) != REDIS_OK)
+            reply = NULL;
+        if (reply != NULL && failed)
+            worker->replies_after_failure++;
+        failed |= reply == NULL;
+        hr_worker_handle_reply(worker, &request, reply);
+    }
+    if (appended < count)
+        hr_worker_fail_unsent(worker, first + appended, count - appended,
+                              worker->context->errstr);
+    if (failed)
+        hr_worker_after_error(worker);
+}
+
+/* Prints a reply into the worker's echo result, as hr_script prints one. */
+static void hr_worker_note_echo(hr_worker *worker, const redisReply *reply)
+{
+    char *out = worker->echo_result;
+    size_t size = sizeof(worker->echo_result);
+    const redisContext *c = worker->context;
+
+    if (reply == NULL)
+        snprintf(out, size, "failed:%d:%s", c->err, c->errstr);
+    else if (reply->type == REDIS_REPLY_STRING)
+        snprintf(out, size, "string:%s", reply->str);
+    else if (reply->type == REDIS_REPLY_STATUS)
+        snprintf(out, size, "status:%s", reply->str);
+    else if (reply->type == REDIS_REPLY_ERROR)
+        snprintf(out, size, "error:%s", reply->str);
+    else if (reply->type == REDIS_REPLY_INTEGER)
+        snprintf(out, size, "integer:%lld", reply->integer);
+    else
+        snprintf(out, size, "type:%d", reply->type);
+    out[strcspn(out, "\r\n")] = '\0';
+}
+
+/* Sends ECHO --echo with redisCommand, after the last operation. */
+static void hr_worker_echo(hr_worker *worker)
+{
+    redisReply *reply;
+
+    if (worker->context == NULL && hr_worker_open(worker) != 0) {
+        snprintf(worker->echo_result, sizeof(worker->echo_result),
+                 "failed:connect:%.200s", worker->last_error);
+        return;
+    }
+    reply = redisCommand(worker->context, "ECHO %s", worker->options->echo);
+    hr_worker_note_echo(worker, reply);
     freeReplyObject(reply);
 }
 
@@ -262,17 +572,29 @@ static void *hr_worker_run(void *arg)
     hr_worker *worker = arg;
     const hr_options *options = worker->options;
     int64_t deadline = 0;
+    long long i = 0;
 
     if (options->seconds > 0)
         deadline = hr_now_ns() + (int64_t)options->seconds * 1000000000;
 
-    for (long long i = 0; options->ops == 0 || i < options->ops; i++) {
+    while (options->ops == 0 || i < options->ops) {
+        long long count = options->pipeline;
+
         if (i > 0 && options->sleep_ms > 0)
             hr_sleep_ms(options->sleep_ms);
         if (deadline != 0 && hr_now_ns() >= deadline)
             break;
-        hr_worker_step(worker, i);
+        if (count == 0) {
+            hr_worker_step(worker, i++);
+            continue;
+        }
+        if (options->ops > 0 && options->ops - i < count)
+            count = options->ops - i;
+        hr_worker_pipeline(worker, i, count);
+        i += count;
     }
+    if (options->echo != NULL)
+        hr_worker_echo(worker);
     return NULL;
 }
 
@@ -340,7 +662,10 @@ int main(int argc, char **argv)
 
     for (int i = 0; i < options.threads && rc == HR_EXIT_OK; i++) {
         hr_worker_init(&workers[i], &options, i);
-        if (hr_worker_open(&workers[i]) != 0) {
+        workers[i].value = malloc((size_t)options.value_size + HR_VALUE_HEAD);
+        if (workers[i].value == NULL) {
+            rc = HR_EXIT_FAILURE;
+        } else if (hr_worker_open(&workers[i]) != 0) {
             fprintf(stderr, "hr_workload: initial connection failed: %s\n",
                     workers[i].last_error);
             rc = HR_EXIT_CONNECT;
@@ -352,8 +677,10 @@ int main(int argc, char **argv)
     if (rc == HR_EXIT_OK)
         hr_results_print(workers, options.threads);
 
-    for (int i = 0; i < options.threads; i++)
+    for (int i = 0; i < options.threads; i++) {
         redisFree(workers[i].context);
+        free(workers[i].value);
+    }
     free(workers);
     return rc;
 }

@@ -22,11 +22,21 @@
 #define HR_SET_FAILED_MAX 64
 
 typedef enum hr_op {
-    HR_OP_INCR, /* INCR counter */
-    HR_OP_SET,  /* SET key:<i> value-<i> */
-    HR_OP_GET,  /* GET fixed */
-    HR_OP_MIXED /* operation i is INCR, SET or GET by i % 3 */
+    HR_OP_INCR,        /* INCR counter */
+    HR_OP_SET,         /* SET key:<i> value-<i> */
+    HR_OP_GET,         /* GET fixed */
+    HR_OP_MIXED,       /* operation i is INCR, SET or GET by i % 3 */
+    HR_OP_SET_GET,     /* SET key:<m>, then GET key:<m>, with m = i / 2 */
+    HR_OP_SET_GET_INCR /* SET key:<m>, GET key:<m>, INCR, with m = i / 3 */
 } hr_op;
+
+/* The kind of one command, after an hr_op has picked it. */
+typedef enum hr_kind {
+    HR_KIND_INCR,      /* INCR counter */
+    HR_KIND_SET,       /* SET key:<m> value-<m> */
+    HR_KIND_GET_FIXED, /* GET fixed */
+    HR_KIND_GET_KEY    /* GET key:<m>, expecting value-<m> */
+} hr_kind;
 
 /* What the program does with its context after a failed command. */
 typedef enum hr_on_error {
@@ -50,7 +60,13 @@ typedef struct hr_options {
     int sleep_ms; /* pause between operations */
     int threads;  /* threads, each with its own context and keys */
     hr_on_error on_error;
-    bool keep_sigpipe; /* leave SIGPIPE at its default action */
+    bool keep_sigpipe;    /* leave SIGPIPE at its default action */
+    int pipeline;         /* commands per pipeline; 0: one redisCommand each */
+    long long value_size; /* SET values padded to this many bytes */
+    long long pause_before_reply; /* reply index to pause at; -1: none */
+    const char *ready_file;       /* created at the pause */
+    const char *go_file;          /* waited for at the pause */
+    const char *echo; /* ECHO sent after the last operation, or NULL */
 } hr_options;
 
 /* One thread's context and counts. */
@@ -74,6 +90,12 @@ typedef struct hr_worker {
     long long set_failed[HR_SET_FAILED_MAX]; /* indexes of unacknowledged
                                                 SETs */
     long long set_failed_count;
+    long long get_wrong; /* GET key:<m> replies other than value-<m> */
+    long long incr_gaps; /* INCR replies other than the previous plus 1 */
+    long long replies_after_failure; /* replies read after a failed read
+                                        in the same pipeline */
+    char *value;           /* the SET value being built, value_size + 32 */
+    char echo_result[256]; /* the ECHO reply, as hr_script prints one */
 
     char first_error[256];
     char last_error[256];

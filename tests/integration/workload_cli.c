@@ -11,6 +11,8 @@
 #include <string.h>
 
 #define HR_THREADS_MAX 64
+#define HR_PIPELINE_MAX 1000000
+#define HR_VALUE_SIZE_MAX (64LL * 1024 * 1024)
 
 static const char hr_usage[] =
     "usage: hr_workload (--host HOST --port PORT | --unix PATH) [options]\n"
@@ -33,7 +35,11 @@ static const char hr_usage[] =
     "  --ops N            operations per thread (default 100; 0: no limit)\n"
     "  --seconds S        stop each thread after S seconds\n"
     "  --op OP            incr (INCR counter), set (SET key:<i> value-<i>),\n"
-    "                     get (GET fixed) or mixed (default incr)\n"
+    "                     get (GET fixed), mixed (INCR, SET, GET fixed in\n"
+    "                     turn), set-get (SET key:<m> value-<m>, then GET\n"
+    "                     key:<m>, which must return value-<m>) or\n"
+    "                     set-get-incr (SET, GET, INCR in turn); default\n"
+    "                     incr\n"
     "  --sleep-ms MS      pause between operations, in milliseconds\n"
     "  --threads N        threads, each with its own context and keys\n"
     "                     prefixed t<thread>: when N > 1 (default 1)\n"
@@ -41,9 +47,32 @@ static const char hr_usage[] =
     "  --reconnect        after a failed command call redisReconnect,\n"
     "                     without repeating AUTH, SELECT or SETNAME\n"
     "  --keep-sigpipe     leave SIGPIPE at its default action\n"
+    "  --pipeline N       send the operations in pipelines of N commands:\n"
+    "                     append N commands (with redisAppendCommand,\n"
+    "                     redisvAppendCommand, redisAppendCommandArgv and\n"
+    "                     redisAppendFormattedCommand in turn), then read\n"
+    "                     the N replies with redisGetReply (default 0: one\n"
+    "                     redisCommand per operation)\n"
+    "  --value-size B     pad SET values with '.' to B bytes (default 0:\n"
+    "                     value-<i> as is)\n"
+    "  --pause-before-reply K\n"
+    "                     before reading reply K (counted from 0; in\n"
+    "                     thread 0 only), create the --ready-file and wait\n"
+    "                     up to 30 s for the --go-file to exist\n"
+    "  --ready-file PATH  the file created at the pause\n"
+    "  --go-file PATH     the file waited for at the pause\n"
+    "  --echo TEXT        after the last operation, send ECHO TEXT with\n"
+    "                     redisCommand and print its reply as echo=\n"
     "\n"
     "Without --keep-going or --reconnect a failed command makes the\n"
-    "program free its context and connect again before the next operation.\n";
+    "program free its context and connect again before the next operation.\n"
+    "In a pipeline every reply counts as one operation, and the program\n"
+    "handles a failed read after reading the rest of the pipeline.\n"
+    "\n"
+    "Besides the counts, get_wrong counts GET key:<m> replies other than\n"
+    "value-<m>, incr_gaps INCR replies other than the previous INCR reply\n"
+    "plus 1 (the first one compared with 0), and replies_after_failure\n"
+    "replies read after a failed read in the same pipeline.\n";
 
 enum {
     HR_OPT_HOST = 256,
@@ -62,6 +91,12 @@ enum {
     HR_OPT_KEEP_GOING,
     HR_OPT_RECONNECT,
     HR_OPT_KEEP_SIGPIPE,
+    HR_OPT_PIPELINE,
+    HR_OPT_VALUE_SIZE,
+    HR_OPT_PAUSE_BEFORE_REPLY,
+    HR_OPT_READY_FILE,
+    HR_OPT_GO_FILE,
+    HR_OPT_ECHO,
     HR_OPT_HELP
 };
 
@@ -82,6 +117,12 @@ static const struct option hr_long_options[] = {
     {"keep-going", no_argument, NULL, HR_OPT_KEEP_GOING},
     {"reconnect", no_argument, NULL, HR_OPT_RECONNECT},
     {"keep-sigpipe", no_argument, NULL, HR_OPT_KEEP_SIGPIPE},
+    {"pipeline", required_argument, NULL, HR_OPT_PIPELINE},
+    {"value-size", required_argument, NULL, HR_OPT_VALUE_SIZE},
+    {"pause-before-reply", required_argument, NULL, HR_OPT_PAUSE_BEFORE_REPLY},
+    {"ready-file", required_argument, NULL, HR_OPT_READY_FILE},
+    {"go-file", required_argument, NULL, HR_OPT_GO_FILE},
+    {"echo", required_argument, NULL, HR_OPT_ECHO},
     {"help", no_argument, NULL, HR_OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -119,9 +160,10 @@ static int hr_parse_int(const char *option, const char *text, int min, int max,
 
 static int hr_parse_op(const char *text, hr_op *op)
 {
-    static const char *const names[] = {"incr", "set", "get", "mixed"};
+    static const char *const names[] = {"incr",  "set",     "get",
+                                        "mixed", "set-get", "set-get-incr"};
 
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 6; i++) {
         if (strcmp(text, names[i]) == 0) {
             *op = (hr_op)i;
             return 0;
@@ -129,7 +171,7 @@ static int hr_parse_op(const char *text, hr_op *op)
     }
     fprintf(stderr,
             "hr_workload: --op %s: invalid value; expected incr, "
-            "set, get or mixed\n",
+            "set, get, mixed, set-get or set-get-incr\n",
             text);
     return -1;
 }
@@ -183,6 +225,23 @@ static int hr_option_apply(hr_options *o, int option, const char *value)
     case HR_OPT_KEEP_SIGPIPE:
         o->keep_sigpipe = true;
         return 0;
+    case HR_OPT_PIPELINE:
+        return hr_parse_int(name, value, 0, HR_PIPELINE_MAX, &o->pipeline);
+    case HR_OPT_VALUE_SIZE:
+        return hr_parse_integer(name, value, 0, HR_VALUE_SIZE_MAX,
+                                &o->value_size);
+    case HR_OPT_PAUSE_BEFORE_REPLY:
+        return hr_parse_integer(name, value, 0, LLONG_MAX,
+                                &o->pause_before_reply);
+    case HR_OPT_READY_FILE:
+        o->ready_file = value;
+        return 0;
+    case HR_OPT_GO_FILE:
+        o->go_file = value;
+        return 0;
+    case HR_OPT_ECHO:
+        o->echo = value;
+        return 0;
     case HR_OPT_HELP:
         fputs(hr_usage, stdout);
         return 1;
@@ -205,6 +264,9 @@ static int hr_options_check(const hr_options *o)
         problem = "--user needs --password";
     else if (o->seconds == 0 && o->ops == 0)
         problem = "--ops 0 needs --seconds";
+    else if (o->pause_before_reply >= 0 &&
+             (o->ready_file == NULL || o->go_file == NULL))
+        problem = "--pause-before-reply needs --ready-file and --go-file";
 
     if (problem != NULL) {
         fprintf(stderr, "hr_workload: %s; see --help\n", problem);
@@ -222,6 +284,7 @@ int hr_options_parse(hr_options *options, int argc, char **argv)
     options->host = "127.0.0.1";
     options->ops = 100;
     options->threads = 1;
+    options->pause_before_reply = -1;
 
     while ((option = getopt_long(argc, argv, "", hr_long_options, NULL)) !=
            -1) {
@@ -295,6 +358,9 @@ void hr_results_print(const hr_worker *workers, int count)
         total.get_hits += w->get_hits;
         total.get_nil += w->get_nil;
         total.reconnects += w->reconnects;
+        total.get_wrong += w->get_wrong;
+        total.incr_gaps += w->incr_gaps;
+        total.replies_after_failure += w->replies_after_failure;
         if (w->first_error[0] != '\0' &&
             (first == NULL || w->first_error_ns < first->first_error_ns))
             first = w;
@@ -317,6 +383,12 @@ void hr_results_print(const hr_worker *workers, int count)
     printf("reconnects=%lld\n", total.reconnects);
     printf("first_error=%s\n", first ? first->first_error : "");
     printf("last_error=%s\n", last ? last->last_error : "");
+    printf("get_wrong=%lld\n", total.get_wrong);
+    printf("incr_gaps=%lld\n", total.incr_gaps);
+    printf("replies_after_failure=%lld\n", total.replies_after_failure);
+    /* Thread 0's reply, like last_incr_value. */
+    if (workers[0].options->echo != NULL)
+        printf("echo=%s\n", workers[0].echo_result);
     for (int i = 0; count > 1 && i < count; i++)
         hr_print_thread(&workers[i]);
     fflush(stdout);
