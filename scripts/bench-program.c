@@ -1,0 +1,273 @@
+/*
+ * A plain hiredis program for scripts/bench, with no retry logic of its own.
+ * It connects once and sends COUNT commands of one kind, back to back or
+ * with a pause between them, and stops at the first failure. scripts/bench
+ * runs it with and without libhiretry.so preloaded, under valgrind and
+ * strace, so the loop does only what the workload needs.
+ *
+ * Usage: bench-program WORKLOAD HOST PORT COUNT [PAUSE_US]
+ *
+ *   set        SET of a 5-byte value with redisCommand
+ *   set-large  SET of a 100 KiB value with redisCommand
+ *   argv       SET of a 5-byte value with redisCommandArgv
+ *   pipeline   PING with redisAppendCommand, HR_PIPELINE_DEPTH at a time,
+ *              then the replies with redisGetReply
+ *   setget     SET and GET of a 5-byte value in turn, with redisCommand
+ *
+ * PAUSE_US, 0 by default, is slept after each command (after each batch in
+ * the pipeline workload). The last line on standard output is
+ *
+ *     commands=N seconds=S ops_per_s=R
+ *
+ * where seconds is the time of the loop alone, without the connect. The
+ * exit status is 0 on success, 1 when a command failed and 2 when the
+ * program could not start.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <hiredis/hiredis.h>
+
+#define HR_KEY "bench:key"
+#define HR_VALUE "value"
+#define HR_LARGE_VALUE_LEN (100 * 1024)
+#define HR_PIPELINE_DEPTH 10
+
+typedef int hr_workload_fn(redisContext *c, long count, long pause_us);
+
+/* Parses a decimal integer from min to max. Returns 0, or -1 if invalid. */
+static int hr_parse_long(const char *text, long min, long max, long *out)
+{
+    char *end;
+    long value;
+
+    errno = 0;
+    value = strtol(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0' || value < min || value > max)
+        return -1;
+    *out = value;
+    return 0;
+}
+
+static void hr_sleep_us(long us)
+{
+    struct timespec delay = {us / 1000000, (us % 1000000) * 1000L};
+
+    if (us == 0)
+        return;
+    while (nanosleep(&delay, &delay) != 0 && errno == EINTR)
+        continue;
+}
+
+static double hr_now_s(void)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+}
+
+/*
+ * Checks that reply has the expected type and frees it. Returns 0, or -1
+ * after printing what failed.
+ */
+static int hr_check_reply(redisContext *c, redisReply *reply, int expected,
+                          const char *label)
+{
+    int type = reply != NULL ? reply->type : -1;
+
+    if (reply == NULL)
+        fprintf(stderr, "bench-program: %s failed: %s\n", label, c->errstr);
+    else if (type == REDIS_REPLY_ERROR)
+        fprintf(stderr, "bench-program: %s failed: %s\n", label, reply->str);
+    else if (type != expected)
+        fprintf(stderr, "bench-program: %s: reply of type %d, expected %d\n",
+                label, type, expected);
+    freeReplyObject(reply);
+    return type == expected ? 0 : -1;
+}
+
+static int hr_workload_set(redisContext *c, long count, long pause_us)
+{
+    for (long i = 0; i < count; i++) {
+        redisReply *reply = redisCommand(c, "SET %s %s", HR_KEY, HR_VALUE);
+        if (hr_check_reply(c, reply, REDIS_REPLY_STATUS, "SET") != 0)
+            return -1;
+        hr_sleep_us(pause_us);
+    }
+    return 0;
+}
+
+static int hr_workload_set_large(redisContext *c, long count, long pause_us)
+{
+    char *value = malloc(HR_LARGE_VALUE_LEN);
+    int rc = 0;
+
+    if (value == NULL) {
+        fprintf(stderr, "bench-program: out of memory\n");
+        return -1;
+    }
+    memset(value, 'v', HR_LARGE_VALUE_LEN);
+
+    for (long i = 0; i < count && rc == 0; i++) {
+        redisReply *reply = redisCommand(c, "SET %s %b", HR_KEY, value,
+                                         (size_t)HR_LARGE_VALUE_LEN);
+        rc = hr_check_reply(c, reply, REDIS_REPLY_STATUS, "SET (100 KiB)");
+        hr_sleep_us(pause_us);
+    }
+    free(value);
+    return rc;
+}
+
+static int hr_workload_argv(redisContext *c, long count, long pause_us)
+{
+    const char *argv[] = {"SET", HR_KEY, HR_VALUE};
+    const size_t argvlen[] = {3, strlen(HR_KEY), strlen(HR_VALUE)};
+
+    for (long i = 0; i < count; i++) {
+        redisReply *reply = redisCommandArgv(c, 3, argv, argvlen);
+        if (hr_check_reply(c, reply, REDIS_REPLY_STATUS, "SET (argv)") != 0)
+            return -1;
+        hr_sleep_us(pause_us);
+    }
+    return 0;
+}
+
+/* Appends depth PINGs, then reads their replies. */
+static int hr_ping_batch(redisContext *c, long depth)
+{
+    for (long i = 0; i < depth; i++) {
+        if (redisAppendCommand(c, "PING") != REDIS_OK) {
+            fprintf(stderr, "bench-program: append failed: %s\n", c->errstr);
+            return -1;
+        }
+    }
+
+    for (long i = 0; i < depth; i++) {
+        void *reply = NULL;
+        if (redisGetReply(c, &reply) != REDIS_OK)
+            reply = NULL;
+        if (hr_check_reply(c, reply, REDIS_REPLY_STATUS, "PING") != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int hr_workload_pipeline(redisContext *c, long count, long pause_us)
+{
+    for (long sent = 0; sent < count; sent += HR_PIPELINE_DEPTH) {
+        long depth =
+            count - sent < HR_PIPELINE_DEPTH ? count - sent : HR_PIPELINE_DEPTH;
+        if (hr_ping_batch(c, depth) != 0)
+            return -1;
+        hr_sleep_us(pause_us);
+    }
+    return 0;
+}
+
+static int hr_workload_setget(redisContext *c, long count, long pause_us)
+{
+    for (long i = 0; i < count; i++) {
+        redisReply *reply;
+        int rc;
+
+        if (i % 2 == 0) {
+            reply = redisCommand(c, "SET %s %s", HR_KEY, HR_VALUE);
+            rc = hr_check_reply(c, reply, REDIS_REPLY_STATUS, "SET");
+        } else {
+            reply = redisCommand(c, "GET %s", HR_KEY);
+            rc = hr_check_reply(c, reply, REDIS_REPLY_STRING, "GET");
+        }
+        if (rc != 0)
+            return -1;
+        hr_sleep_us(pause_us);
+    }
+    return 0;
+}
+
+static hr_workload_fn *hr_find_workload(const char *name)
+{
+    static const struct {
+        const char *name;
+        hr_workload_fn *run;
+    } workloads[] = {
+        {"set", hr_workload_set},       {"set-large", hr_workload_set_large},
+        {"argv", hr_workload_argv},     {"pipeline", hr_workload_pipeline},
+        {"setget", hr_workload_setget},
+    };
+
+    for (size_t i = 0; i < sizeof(workloads) / sizeof(workloads[0]); i++) {
+        if (strcmp(workloads[i].name, name) == 0)
+            return workloads[i].run;
+    }
+    return NULL;
+}
+
+/*
+ * Runs the workload's loop and stores its duration. scripts/bench counts
+ * instructions with callgrind's --toggle-collect=hr_run_workload, so that
+ * the connect and the printing of the timing, whose cost varies with the
+ * digits printed, stay out of the count. noinline keeps the function, and
+ * the work after the loop keeps the call from becoming a jump.
+ */
+__attribute__((noinline)) static int hr_run_workload(hr_workload_fn *run,
+                                                     redisContext *c,
+                                                     long count, long pause_us,
+                                                     double *seconds)
+{
+    double started = hr_now_s();
+    int rc = run(c, count, pause_us);
+
+    *seconds = hr_now_s() - started;
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    hr_workload_fn *run = argc >= 2 ? hr_find_workload(argv[1]) : NULL;
+    long port, count, pause_us = 0;
+    double seconds;
+    redisContext *c;
+    int rc;
+
+    if (run == NULL || argc < 5 || argc > 6 ||
+        hr_parse_long(argv[3], 1, 65535, &port) != 0 ||
+        hr_parse_long(argv[4], 0, LONG_MAX, &count) != 0 ||
+        (argc == 6 && hr_parse_long(argv[5], 0, 10000000, &pause_us) != 0)) {
+        fprintf(stderr,
+                "usage: bench-program WORKLOAD HOST PORT COUNT [PAUSE_US]\n"
+                "WORKLOAD is set, set-large, argv, pipeline or setget, PORT "
+                "is 1 to 65535 and PAUSE_US is 0 to 10000000\n");
+        return 2;
+    }
+
+    c = redisConnect(argv[2], (int)port);
+    if (c == NULL || c->err) {
+        fprintf(stderr, "bench-program: connect to %s:%ld failed: %s\n",
+                argv[2], port, c ? c->errstr : "out of memory");
+        redisFree(c);
+        return 2;
+    }
+
+    /* A first command outside the loop takes the one-time costs, such as
+       the lazy binding of hiredis's functions, and leaves the loop to start
+       right after a reply, like every later command in it. */
+    if (hr_check_reply(c, redisCommand(c, "PING"), REDIS_REPLY_STATUS,
+                       "PING") != 0) {
+        redisFree(c);
+        return 2;
+    }
+
+    rc = hr_run_workload(run, c, count, pause_us, &seconds);
+    redisFree(c);
+    if (rc != 0)
+        return 1;
+
+    printf("commands=%ld seconds=%.6f ops_per_s=%.1f\n", count, seconds,
+           seconds > 0 ? (double)count / seconds : 0.0);
+    return 0;
+}
