@@ -172,6 +172,7 @@ void hr_conn_remove(const redisContext *c)
         return;
     hr_conn_clear_session(conn);
     hr_pipeline_clear(conn);
+    free(conn->spare);
     free(conn);
 }
 

@@ -70,8 +70,10 @@ typedef struct hr_conn {
     bool keepalive;         /* redisEnableKeepAlive was called */
     unsigned modes;         /* HR_CONN_* */
     hr_owed_queue owed;     /* commands appended by the program itself */
-    int64_t last_io_ns;     /* monotonic time of the last command */
-    bool reconnect_needed;  /* reconnect before the next command */
+    char *spare;            /* a large command being sent, see engine.c */
+    size_t spare_size;
+    int64_t last_io_ns;    /* monotonic time of the last command */
+    bool reconnect_needed; /* reconnect before the next command */
 } hr_conn;
 
 /* Returns the state of c, or NULL when the shim does not manage c. */

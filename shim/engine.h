@@ -36,6 +36,10 @@
  */
 #define HR_LARGE_COMMAND (64 * 1024)
 
+/* Large commands up to this size are kept in a buffer of the connection's
+ * own while they may be sent again; larger ones keep their allocation. */
+#define HR_SPARE_MAX (4 * 1024 * 1024)
+
 /* Returns the number of bytes appended to c but not yet written. */
 static inline size_t hr_output_pending(const redisContext *c)
 {

@@ -286,11 +286,11 @@ static void *hr_pipeline_attempt(hr_conn *conn, redisContext *c, bool resend,
     if (resend || conn->owed.len > HR_LARGE_COMMAND)
         hr_sigpipe_block(&guard);
     if (resend && hr_pipeline_resend(conn, c, attempt) != 0) {
-        hr_sigpipe_restore(&guard);
+        hr_sigpipe_restore(&guard, true);
         return NULL;
     }
     rc = hr_real.redisGetReply(c, &reply);
-    hr_sigpipe_restore(&guard);
+    hr_sigpipe_restore(&guard, rc != REDIS_OK);
     if (rc == REDIS_OK && reply != NULL)
         return reply;
 

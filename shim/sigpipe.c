@@ -8,7 +8,6 @@ void hr_sigpipe_block(hr_sigpipe_guard *guard)
 {
     int saved_errno = errno;
     sigset_t pipe_only;
-    sigset_t pending;
 
     guard->active = false;
     sigemptyset(&pipe_only);
@@ -16,31 +15,28 @@ void hr_sigpipe_block(hr_sigpipe_guard *guard)
     if (pthread_sigmask(SIG_BLOCK, &pipe_only, &guard->old_mask) != 0)
         goto out;
     /* A program that blocks SIGPIPE itself gets it pending, as without the
-       shim. */
+       shim. Otherwise no SIGPIPE can be pending for this thread: it would
+       have been delivered. */
     if (sigismember(&guard->old_mask, SIGPIPE)) {
         pthread_sigmask(SIG_SETMASK, &guard->old_mask, NULL);
         goto out;
     }
     guard->active = true;
-    guard->was_pending =
-        sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE);
 out:
     errno = saved_errno;
 }
 
-void hr_sigpipe_unblock(hr_sigpipe_guard *guard)
+void hr_sigpipe_unblock(hr_sigpipe_guard *guard, bool write_failed)
 {
     int saved_errno = errno;
     sigset_t pipe_only;
-    sigset_t pending;
     const struct timespec no_wait = {0, 0};
 
-    if (!guard->active)
-        return;
-    sigemptyset(&pipe_only);
-    sigaddset(&pipe_only, SIGPIPE);
-    if (!guard->was_pending && sigpending(&pending) == 0 &&
-        sigismember(&pending, SIGPIPE)) {
+    /* A write that raised SIGPIPE failed with EPIPE, so after a success
+       there is nothing to take. */
+    if (write_failed) {
+        sigemptyset(&pipe_only);
+        sigaddset(&pipe_only, SIGPIPE);
         /* NOTE: a SIGPIPE that another thread sends to the whole process in
            this window is taken too. In practice only the writing thread
            raises it here. */

@@ -11,23 +11,26 @@
 #include <stdbool.h>
 
 typedef struct hr_sigpipe_guard {
-    bool active;      /* this guard blocked SIGPIPE */
-    bool was_pending; /* a SIGPIPE was pending before, and stays so */
+    bool active; /* this guard blocked SIGPIPE */
     sigset_t old_mask;
 } hr_sigpipe_guard;
 
 /* Blocks SIGPIPE on this thread unless the program already blocks it. */
 void hr_sigpipe_block(hr_sigpipe_guard *guard);
 
-/* Drops a SIGPIPE raised since hr_sigpipe_block and restores the mask. */
-void hr_sigpipe_unblock(hr_sigpipe_guard *guard);
+/*
+ * Restores the mask, first taking a SIGPIPE raised since hr_sigpipe_block
+ * when write_failed: a call that succeeded raised none.
+ */
+void hr_sigpipe_unblock(hr_sigpipe_guard *guard, bool write_failed);
 
 /* Calls hr_sigpipe_unblock when the guard is active: the common case, with
  * nothing blocked, costs one test. */
-static inline void hr_sigpipe_restore(hr_sigpipe_guard *guard)
+static inline void hr_sigpipe_restore(hr_sigpipe_guard *guard,
+                                      bool write_failed)
 {
     if (guard->active)
-        hr_sigpipe_unblock(guard);
+        hr_sigpipe_unblock(guard, write_failed);
 }
 
 #endif

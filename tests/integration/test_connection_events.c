@@ -9,6 +9,7 @@
 #include "harness.h"
 #include "hr_test.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,10 @@
 #define HR_IDLE_TIMEOUT_S 1
 #define HR_IDLE_SLEEP_MS 2500
 #define HR_IDLE_OPS 4
+
+/* The SIGPIPE test: SETs large enough to be cut in the middle of writing. */
+#define HR_LARGE_VALUE_BYTES 20000000
+#define HR_LARGE_KILLS 10
 
 static bool hr_start(hr_server *server, int idle_timeout_s)
 {
@@ -207,6 +212,72 @@ static void test_events_client_kill_get(void)
 }
 
 /*
+ * Runs 20 MB SETs with SIGPIPE at its default action while the test kills
+ * the program's connection every 100 ms. The server drops the unread rest
+ * of a SET, so the kernel answers the next write with a reset, and the
+ * write after that raises SIGPIPE. Returns the program's exit status.
+ */
+static int hr_run_large_sets_with_kills(hr_server *server, hr_program *program,
+                                        bool shim)
+{
+    hr_string_list argv = {0};
+    hr_string_list env = {0};
+    int rc = hr_workload_args(&argv, server, false);
+
+    rc |= hr_string_list_add(&argv, "--db");
+    rc |= hr_string_list_add(&argv, "%d", HR_DB);
+    rc |= hr_string_list_add(&argv, "--op");
+    rc |= hr_string_list_add(&argv, "set");
+    rc |= hr_string_list_add(&argv, "--value-size");
+    rc |= hr_string_list_add(&argv, "%d", HR_LARGE_VALUE_BYTES);
+    rc |= hr_string_list_add(&argv, "--ops");
+    rc |= hr_string_list_add(&argv, "0");
+    rc |= hr_string_list_add(&argv, "--seconds");
+    rc |= hr_string_list_add(&argv, "2");
+    rc |= hr_string_list_add(&argv, "--keep-sigpipe");
+    if (shim) {
+        rc |= hr_preload_env(&env, HIRETRY_SHIM_PATH);
+        rc |= hr_string_list_add(&env, "HIRETRY_RETRIES=50");
+    }
+    if (rc == 0)
+        rc = hr_program_start(program, &argv, &env);
+    hr_string_list_free(&argv);
+    hr_string_list_free(&env);
+    HR_ASSERT_INT_EQ(rc, 0);
+
+    for (int kill = 0; rc == 0 && kill < HR_LARGE_KILLS; kill++) {
+        hr_harness_sleep_ms(100);
+        hr_kill_clients(server);
+    }
+    hr_program_wait(program, HR_PROGRAM_TIMEOUT_MS);
+    return program->status;
+}
+
+static void test_events_large_set_sigpipe(void)
+{
+    unsigned failures = CU_get_number_of_failures();
+    hr_server server;
+    hr_program plain = {0};
+    hr_program shimmed = {0};
+    hr_workload_results r;
+
+    if (!hr_start(&server, 0))
+        return;
+
+    /* Without the shim the program dies of the signal. */
+    HR_ASSERT_INT_EQ(hr_run_large_sets_with_kills(&server, &plain, false),
+                     128 + SIGPIPE);
+    hr_program_free(&plain);
+
+    HR_ASSERT_INT_EQ(hr_run_large_sets_with_kills(&server, &shimmed, true), 0);
+    hr_workload_results_read(&shimmed, &r);
+    HR_ASSERT_UINT_IN(r.ok, 1, 100000);
+    HR_ASSERT_INT_EQ(r.errors, 0);
+
+    hr_test_finish(&server, &shimmed, failures);
+}
+
+/*
  * INCR is not repeat-safe, so under the default HIRETRY_WRITES=safe only
  * the idle check before the write can save it: the shim must see the
  * closed connection before sending, reconnect and send INCR once.
@@ -250,6 +321,7 @@ static CU_TestInfo tests[] = {
     {"test_events_client_kill_set", test_events_client_kill_set},
     {"test_events_client_kill_get", test_events_client_kill_get},
     {"test_events_idle_timeout_incr", test_events_idle_timeout_incr},
+    {"test_events_large_set_sigpipe", test_events_large_set_sigpipe},
     CU_TEST_INFO_NULL,
 };
 
