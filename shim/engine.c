@@ -328,14 +328,39 @@ static void hr_check_idle(hr_conn *conn, redisContext *c, int64_t now)
         conn->reconnect_needed = true;
 }
 
+/*
+ * Returns the writes mode for one command. Transaction and pub/sub commands
+ * that may have run are never sent again. A blocking command that may have
+ * run may have popped an element, so under all it is repeated only when it
+ * reads, as under safe.
+ */
+static hr_writes hr_command_writes(const hr_command *command, hr_writes writes)
+{
+    if (command->flags & (HR_COMMAND_TRANSACTION | HR_COMMAND_PUBSUB))
+        return HR_WRITES_NONE;
+    if ((command->flags & HR_COMMAND_BLOCKING) && writes == HR_WRITES_ALL)
+        return HR_WRITES_SAFE;
+    return writes;
+}
+
+/*
+ * Returns true when a blocking command outlived the socket timeout the
+ * program set. The command still waits on the server, and the timeout is
+ * the program's own choice: it gets it as from hiredis, with no retry.
+ */
+static bool hr_blocking_timed_out(const hr_command *command,
+                                  const hr_attempt *attempt)
+{
+    return (command->flags & HR_COMMAND_BLOCKING) &&
+           attempt->error_reply == NULL &&
+           attempt->failure.cls == HR_CLASS_TIMEOUT_ERROR;
+}
+
 static void *hr_retry_loop(hr_conn *conn, redisContext *c, hr_command *command,
                            const char *cmd, size_t len, int saved_errno)
 {
     const hr_policy *policy = &hr_shim_config.policy;
-    /* Blocking, transaction and pub/sub commands are never sent twice. */
-    bool single = command->flags & (HR_COMMAND_BLOCKING |
-                                    HR_COMMAND_TRANSACTION | HR_COMMAND_PUBSUB);
-    hr_writes writes = single ? HR_WRITES_NONE : policy->writes;
+    hr_writes writes = hr_command_writes(command, policy->writes);
     int64_t now = hr_now_ns();
     hr_call call;
     hr_attempt attempt;
@@ -354,6 +379,10 @@ static void *hr_retry_loop(hr_conn *conn, redisContext *c, hr_command *command,
             return reply;
         }
 
+        if (hr_blocking_timed_out(command, &attempt)) {
+            hr_log(HR_LOG_DEBUG, "event=blocking_timeout fd=%d", c->fd);
+            return hr_give_up(conn, &attempt, saved_errno);
+        }
         if (call.failures == 0)
             hr_call_begin_at(&call, policy, &hr_monotonic_clock, now);
         if (attempt.may_have_run)

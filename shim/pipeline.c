@@ -212,8 +212,8 @@ static bool hr_owed_repeatable(const hr_owed *owed, hr_writes writes)
         (HR_COMMAND_TRANSACTION | HR_COMMAND_PUBSUB | HR_COMMAND_NEVER_REPEAT))
         return false;
 
-    /* A blocking command that may have run may have popped an element:
-       only a read-only one is repeated, whatever the mode. */
+    /* A blocking command that may have run may have popped an element, so
+       under all it is repeated only when it reads, as under safe. */
     if ((owed->flags & HR_COMMAND_BLOCKING) && writes == HR_WRITES_ALL)
         writes = HR_WRITES_SAFE;
     hr_command_init(&command, owed->data, owed->len);
