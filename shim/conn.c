@@ -1,5 +1,6 @@
 #include "conn.h"
 #include "pipeline.h"
+#include "transaction.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -172,6 +173,7 @@ void hr_conn_remove(const redisContext *c)
         return;
     hr_conn_clear_session(conn);
     hr_pipeline_clear(conn);
+    hr_transaction_end(conn);
     free(conn->spare);
     free(conn);
 }

@@ -62,6 +62,17 @@ typedef struct hr_owed_queue {
     size_t kept;     /* bytes of those whose data is kept */
 } hr_owed_queue;
 
+/* The commands queued since MULTI, kept to queue them again after a
+ * reconnect. */
+typedef struct hr_transaction {
+    bool open;       /* MULTI succeeded with no WATCH active */
+    bool replayable; /* every queued command is kept and was QUEUED */
+    hr_bytes *queued;
+    size_t count;
+    size_t capacity;
+    size_t len; /* bytes of the queued commands */
+} hr_transaction;
+
 typedef struct hr_conn {
     redisContext *context;
     hr_bytes session[HR_SESSION_SLOTS];
@@ -70,6 +81,7 @@ typedef struct hr_conn {
     bool keepalive;         /* redisEnableKeepAlive was called */
     unsigned modes;         /* HR_CONN_* */
     hr_owed_queue owed;     /* commands appended by the program itself */
+    hr_transaction tx;      /* the open MULTI block */
     char *spare;            /* a large command being sent, see engine.c */
     size_t spare_size;
     int64_t last_io_ns;    /* monotonic time of the last command */

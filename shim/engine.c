@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -17,6 +18,7 @@
 #include "hiretry/policy.h"
 #include "log.h"
 #include "pipeline.h"
+#include "transaction.h"
 #include "real.h"
 #include "reply.h"
 #include "session.h"
@@ -86,6 +88,8 @@ int hr_reopen(hr_conn *conn, redisContext *c, hr_attempt *attempt)
         conn->reconnect_needed = true;
         return -1;
     }
+    if (conn->tx.open)
+        return hr_transaction_replay(conn, c, attempt);
     return 0;
 }
 
@@ -216,8 +220,10 @@ static void hr_transaction_update(hr_conn *conn, const hr_command *command,
     else if (hr_command_is(command, "unwatch"))
         conn->modes &= ~(unsigned)HR_CONN_WATCHING;
     else if (hr_command_is(command, "exec") ||
-             hr_command_is(command, "discard"))
+             hr_command_is(command, "discard")) {
         conn->modes &= ~(unsigned)(HR_CONN_MULTI | HR_CONN_WATCHING);
+        hr_transaction_end(conn);
+    }
 }
 
 /* Updates the recorded session and modes after a successful command. */
@@ -255,6 +261,8 @@ static bool hr_pass_through(hr_conn *conn, const redisContext *c,
 {
     if (command->flags & HR_COMMAND_NEVER_REPEAT)
         return true;
+    if (conn->tx.open && conn->modes == HR_CONN_MULTI)
+        return false;
     if (c->err && !(conn->modes & HR_CONN_TRANSACTION_LOST)) {
         conn->modes = 0;
         return false;
@@ -270,6 +278,14 @@ static void *hr_send_once(hr_conn *conn, redisContext *c, hr_command *command,
     bool ends_transaction =
         hr_command_is(command, "exec") || hr_command_is(command, "discard");
     void *reply = NULL;
+
+    /* A lost transaction's commands fail unsent: the connection may be a
+       new one, where they would run at once, outside any MULTI. */
+    if ((conn->modes & HR_CONN_TRANSACTION_LOST) && c->err == 0) {
+        c->err = REDIS_ERR_OTHER;
+        snprintf(c->errstr, sizeof(c->errstr),
+                 "transaction lost with its connection");
+    }
 
     /* On a failed connection hiredis would keep the bytes in its output
        buffer and send them after a reconnect. */
@@ -329,6 +345,43 @@ static void hr_check_idle(hr_conn *conn, redisContext *c, int64_t now)
 }
 
 /*
+ * Updates the session and the modes after a successful command, and starts
+ * recording a transaction that MULTI opened with no WATCH active.
+ */
+static void hr_after_command(hr_conn *conn, redisContext *c,
+                             hr_command *command, const char *cmd, size_t len,
+                             void *reply)
+{
+    bool opens = !conn->tx.open && hr_command_is(command, "multi");
+
+    hr_after_success(conn, c, command, cmd, len, reply);
+    if (opens && conn->modes == HR_CONN_MULTI)
+        hr_transaction_begin(conn, c);
+}
+
+/*
+ * Ends the recording after a command inside MULTI failed for good. EXEC
+ * and DISCARD close the block either way. A queued command that the server
+ * rejected leaves the block open, marked, and one lost with its connection
+ * makes every command up to EXEC or DISCARD fail.
+ */
+static void hr_transaction_failed(hr_conn *conn, redisContext *c,
+                                  const hr_command *command, const char *cmd,
+                                  size_t len, const hr_attempt *attempt)
+{
+    if (hr_command_is(command, "exec") || hr_command_is(command, "discard")) {
+        conn->modes &= ~(unsigned)(HR_CONN_MULTI | HR_CONN_WATCHING |
+                                   HR_CONN_TRANSACTION_LOST);
+        hr_transaction_end(conn);
+    } else if (attempt->error_reply != NULL && !conn->reconnect_needed) {
+        hr_transaction_record(conn, c, cmd, len, attempt->error_reply);
+    } else {
+        conn->modes |= HR_CONN_MULTI | HR_CONN_TRANSACTION_LOST;
+        hr_transaction_end(conn);
+    }
+}
+
+/*
  * Returns the writes mode for one command. Transaction and pub/sub commands
  * that may have run are never sent again. A blocking command that may have
  * run may have popped an element, so under all it is repeated only when it
@@ -373,8 +426,10 @@ static void *hr_retry_loop(hr_conn *conn, redisContext *c, hr_command *command,
                                          call.failures > 0, &attempt);
         if (reply != NULL) {
             conn->last_io_ns = hr_now_ns();
+            if (conn->tx.open && !(command->flags & HR_COMMAND_TRANSACTION))
+                hr_transaction_record(conn, c, cmd, len, reply);
             if (command->flags & HR_COMMAND_TRACKED)
-                hr_after_success(conn, c, command, cmd, len, reply);
+                hr_after_command(conn, c, command, cmd, len, reply);
             errno = saved_errno;
             return reply;
         }
@@ -385,10 +440,16 @@ static void *hr_retry_loop(hr_conn *conn, redisContext *c, hr_command *command,
         }
         if (call.failures == 0)
             hr_call_begin_at(&call, policy, &hr_monotonic_clock, now);
-        if (attempt.may_have_run)
-            hr_command_classify_fully(command);
-        bool allowed = hr_repeat_allowed(writes, command->info.safety,
-                                         attempt.may_have_run);
+        bool allowed;
+        if (conn->tx.open) {
+            allowed = hr_transaction_repeat_allowed(
+                conn, command, attempt.may_have_run, policy->writes);
+        } else {
+            if (attempt.may_have_run)
+                hr_command_classify_fully(command);
+            allowed = hr_repeat_allowed(writes, command->info.safety,
+                                        attempt.may_have_run);
+        }
         hr_verdict verdict =
             hr_call_failed(&call, &attempt.failure, allowed, &delay_ns);
         if (hr_log_enabled(HR_LOG_WARN)) {
@@ -396,9 +457,16 @@ static void *hr_retry_loop(hr_conn *conn, redisContext *c, hr_command *command,
             hr_command_name(command, name, sizeof(name));
             hr_log_attempt(c, name, &call, &attempt, verdict, delay_ns);
         }
-        if (verdict != HR_RETRY)
+        if (verdict != HR_RETRY) {
+            if (conn->tx.open)
+                hr_transaction_failed(conn, c, command, cmd, len, &attempt);
             return hr_give_up(conn, &attempt, saved_errno);
+        }
 
+        /* Inside MULTI, even a command the server refused (LOADING) marks
+           the block: only a new connection rebuilds it clean. */
+        if (conn->tx.open)
+            conn->reconnect_needed = true;
         if (attempt.error_reply != NULL)
             hr_real.freeReplyObject(attempt.error_reply);
         hr_call_sleep(&call, delay_ns);
@@ -523,8 +591,9 @@ int hr_engine_reconnect(hr_conn *conn, redisContext *c)
     int64_t delay_ns;
 
     /* hiredis drops the output buffer and the reader: no owed reply can
-       arrive any more. */
+       arrive any more, and the server drops an open MULTI. */
     hr_pipeline_clear(conn);
+    hr_transaction_end(conn);
     hr_call_begin(&call, &hr_shim_config.policy, &hr_monotonic_clock);
     for (;;) {
         if (hr_reopen(conn, c, &attempt) == 0) {

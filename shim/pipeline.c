@@ -18,6 +18,7 @@
 #include "log.h"
 #include "real.h"
 #include "sigpipe.h"
+#include "transaction.h"
 
 #define HR_OWED_INITIAL_CAPACITY 8
 
@@ -114,6 +115,10 @@ static void hr_pipeline_queue(hr_conn *conn, char *cmd, size_t len)
 {
     hr_command command;
     unsigned flags;
+
+    /* The transaction now has commands the shim cannot send again. */
+    if (conn->tx.open && conn->tx.replayable)
+        hr_transaction_unreplayable(conn);
 
     if (conn->modes & HR_CONN_UNCOUNTED) {
         free(cmd);

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 
 #include <hiredis/hiredis.h>
 
@@ -26,6 +27,24 @@ static inline bool hr_reply_error_text(const redisContext *c, void *reply,
     *text = r->str;
     *len = r->len;
     return true;
+}
+
+/* Returns true when the context builds replies with hiredis's own reader
+ * functions, so that replies are redisReply objects. */
+static inline bool hr_reply_readable(const redisContext *c)
+{
+    return c->reader != NULL &&
+           (const void *)c->reader->fn == hr_real_default_reader_functions();
+}
+
+/* Returns true when reply is the status reply text ("OK", "QUEUED"). */
+static inline bool hr_reply_status_is(const redisContext *c, void *reply,
+                                      const char *text)
+{
+    const redisReply *r = reply;
+
+    return r != NULL && hr_reply_readable(c) && r->type == REDIS_REPLY_STATUS &&
+           strcmp(r->str, text) == 0;
 }
 
 #endif
