@@ -1,5 +1,6 @@
 #include "conn.h"
 #include "pipeline.h"
+#include "pubsub.h"
 #include "transaction.h"
 
 #include <pthread.h>
@@ -174,6 +175,7 @@ void hr_conn_remove(const redisContext *c)
     hr_conn_clear_session(conn);
     hr_pipeline_clear(conn);
     hr_transaction_end(conn);
+    hr_pubsub_clear(conn);
     free(conn->spare);
     free(conn);
 }

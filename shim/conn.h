@@ -73,6 +73,30 @@ typedef struct hr_transaction {
     size_t len; /* bytes of the queued commands */
 } hr_transaction;
 
+/* A set of names: channels, patterns or shard channels. */
+typedef struct hr_names {
+    hr_bytes *items;
+    size_t count;
+    size_t capacity;
+} hr_names;
+
+/* Kinds of subscription, in the order they are restored. */
+typedef enum hr_sub_kind {
+    HR_SUB_CHANNEL, /* SUBSCRIBE */
+    HR_SUB_PATTERN, /* PSUBSCRIBE */
+    HR_SUB_SHARD,   /* SSUBSCRIBE */
+    HR_SUB_KINDS
+} hr_sub_kind;
+
+/* The subscriptions of a context and the messages kept back for it. */
+typedef struct hr_pubsub {
+    hr_names names[HR_SUB_KINDS];
+    void **held; /* replies read while subscribing again, oldest first */
+    size_t held_head;
+    size_t held_count;
+    size_t held_capacity;
+} hr_pubsub;
+
 typedef struct hr_conn {
     redisContext *context;
     hr_bytes session[HR_SESSION_SLOTS];
@@ -82,6 +106,7 @@ typedef struct hr_conn {
     unsigned modes;         /* HR_CONN_* */
     hr_owed_queue owed;     /* commands appended by the program itself */
     hr_transaction tx;      /* the open MULTI block */
+    hr_pubsub pubsub;       /* subscriptions, in HR_CONN_SUBSCRIBED mode */
     char *spare;            /* a large command being sent, see engine.c */
     size_t spare_size;
     int64_t last_io_ns;    /* monotonic time of the last command */

@@ -18,6 +18,7 @@
 #include "hiretry/policy.h"
 #include "log.h"
 #include "pipeline.h"
+#include "pubsub.h"
 #include "transaction.h"
 #include "real.h"
 #include "reply.h"
@@ -242,8 +243,10 @@ void hr_after_success(hr_conn *conn, redisContext *c, hr_command *command,
         hr_command_args(command);
         hr_session_record(conn, command->argv, command->argc, cmd, len);
     }
-    if (flags & HR_COMMAND_PUBSUB)
+    if (flags & HR_COMMAND_PUBSUB) {
         conn->modes |= HR_CONN_SUBSCRIBED;
+        hr_pubsub_observe(conn, c, reply);
+    }
     if ((flags & HR_COMMAND_NEVER_REPEAT) && !is_error &&
         hr_command_is(command, "monitor"))
         conn->modes |= HR_CONN_MONITORING;
@@ -288,10 +291,15 @@ static void *hr_send_once(hr_conn *conn, redisContext *c, hr_command *command,
     }
 
     /* On a failed connection hiredis would keep the bytes in its output
-       buffer and send them after a reconnect. */
+       buffer and send them after a reconnect. While subscribed, the reply
+       returned is the next message, which may have been kept back. */
     if (c->err == 0 &&
-        hr_real.redisAppendFormattedCommand(c, cmd, len) == REDIS_OK)
-        hr_real.redisGetReply(c, &reply);
+        hr_real.redisAppendFormattedCommand(c, cmd, len) == REDIS_OK) {
+        if (conn->modes & HR_CONN_SUBSCRIBED)
+            hr_pubsub_next(conn, c, &reply);
+        else
+            hr_real.redisGetReply(c, &reply);
+    }
 
     if (reply == NULL) {
         /* A transaction whose connection failed fails as a whole: no
@@ -481,7 +489,11 @@ int hr_engine_get_reply(hr_conn *conn, redisContext *c, void **reply)
     if (conn->modes == 0)
         return hr_pipeline_read(conn, c, reply);
 
-    rc = hr_real.redisGetReply(c, &aux);
+    if ((conn->modes & HR_CONN_SUBSCRIBED) &&
+        !(conn->modes & HR_CONN_MONITORING))
+        rc = hr_pubsub_read(conn, c, &aux);
+    else
+        rc = hr_real.redisGetReply(c, &aux);
     if (rc == REDIS_OK && aux != NULL && conn->owed.count > 0)
         hr_pipeline_pop(conn, c, aux);
     if (reply != NULL)
@@ -594,6 +606,7 @@ int hr_engine_reconnect(hr_conn *conn, redisContext *c)
        arrive any more, and the server drops an open MULTI. */
     hr_pipeline_clear(conn);
     hr_transaction_end(conn);
+    hr_pubsub_clear(conn);
     hr_call_begin(&call, &hr_shim_config.policy, &hr_monotonic_clock);
     for (;;) {
         if (hr_reopen(conn, c, &attempt) == 0) {

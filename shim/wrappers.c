@@ -279,10 +279,10 @@ HR_EXPORT int redisGetReply(redisContext *c, void **reply)
     hr_conn *conn = hr_enter(c);
     int rc;
 
-    /* A read with nothing owed is passed through: it may be a pub/sub
-       message, or a read the program makes by mistake, and neither is a
-       command to repeat. */
-    if (conn == NULL || conn->owed.count == 0)
+    /* A read with nothing owed and no subscription is passed through: it
+       is a read the program makes by mistake, not a command to repeat. */
+    if (conn == NULL ||
+        (conn->owed.count == 0 && !(conn->modes & HR_CONN_SUBSCRIBED)))
         HR_PASS(redisGetReply, REDIS_ERR, c, reply);
     hr_shim_depth++;
     rc = hr_engine_get_reply(conn, c, reply);
