@@ -111,6 +111,9 @@ typedef struct hr_conn {
     size_t spare_size;
     int64_t last_io_ns;    /* monotonic time of the last command */
     bool reconnect_needed; /* reconnect before the next command */
+    /* A session command went out whose reply the shim could not see (an
+       inline command): no reconnect restores a session it does not know. */
+    bool session_unknown;
 } hr_conn;
 
 /* Returns the state of c, or NULL when the shim does not manage c. */

@@ -37,33 +37,49 @@ bool hr_socket_closed(int fd)
     return closed;
 }
 
+/* What the program set on its reader, which redisReconnect replaces. */
+typedef struct hr_reader_settings {
+    redisReplyObjectFunctions *fn;
+    void *privdata;
+    size_t maxbuf;
+} hr_reader_settings;
+
+static hr_reader_settings hr_reader_save(const redisContext *c)
+{
+    hr_reader_settings settings = {NULL, NULL, 0};
+
+    if (c->reader != NULL)
+        settings = (hr_reader_settings){c->reader->fn, c->reader->privdata,
+                                        c->reader->maxbuf};
+    return settings;
+}
+
+/* Puts the program's reader settings back, a NULL fn included. */
+static void hr_reader_put(redisContext *c, const hr_reader_settings *settings)
+{
+    if (c->reader == NULL)
+        return;
+    c->reader->fn = settings->fn;
+    c->reader->privdata = settings->privdata;
+    c->reader->maxbuf = settings->maxbuf;
+}
+
 /*
- * Reconnects c in place with hiredis's redisReconnect and keeps what the
- * program set on its reader. The socket is closed here first, because
- * redisReconnect closes c->fd without clearing it: after a failed name
- * lookup a second reconnect would close a descriptor the program may have
- * reused since.
+ * Reconnects c in place with hiredis's redisReconnect, which gives it a
+ * reader with hiredis's own functions. The socket is closed here first,
+ * because redisReconnect closes c->fd without clearing it: after a failed
+ * name lookup a second reconnect would close a descriptor the program may
+ * have reused since.
  */
 static int hr_reconnect_in_place(hr_conn *conn, redisContext *c)
 {
-    redisReplyObjectFunctions *fn = c->reader ? c->reader->fn : NULL;
-    void *privdata = c->reader ? c->reader->privdata : NULL;
-    size_t maxbuf = c->reader ? c->reader->maxbuf : 0;
-    int rc;
-
     if (c->fd >= 0) {
         close(c->fd);
         c->fd = -1;
     }
-    rc = hr_real.redisReconnect(c);
-    if (c->reader != NULL && fn != NULL) {
-        c->reader->fn = fn;
-        c->reader->privdata = privdata;
-        c->reader->maxbuf = maxbuf;
-    }
     conn->modes = 0;
     conn->reconnect_needed = false;
-    return rc;
+    return hr_real.redisReconnect(c);
 }
 
 void hr_attempt_transport(hr_attempt *attempt, redisContext *c,
@@ -76,22 +92,44 @@ void hr_attempt_transport(hr_attempt *attempt, redisContext *c,
     attempt->error_reply = NULL;
 }
 
+/*
+ * Reconnects and restores the session and an open transaction. The shim
+ * reads its own replies with hiredis's reader functions, and the program's
+ * go back on the reader at the end, whatever happened.
+ */
 int hr_reopen(hr_conn *conn, redisContext *c, hr_attempt *attempt)
 {
-    if (hr_reconnect_in_place(conn, c) != REDIS_OK) {
-        hr_attempt_transport(attempt, c, errno, false);
+    hr_reader_settings settings = hr_reader_save(c);
+    int rc = 0;
+
+    if (conn->session_unknown) {
+        /* A command sent on a new connection without the program's
+           session could run in the wrong database, or as another user. */
+        c->err = REDIS_ERR_OTHER;
+        snprintf(c->errstr, sizeof(c->errstr),
+                 "reconnect: session changed by inline commands");
+        attempt->failure = (hr_failure){.cls = HR_CLASS_CONNECTION_ERROR,
+                                        .drop_connection = true,
+                                        .permanent = true};
+        attempt->error_number = 0;
+        attempt->may_have_run = false;
+        attempt->error_reply = NULL;
         return -1;
     }
-    if (hr_session_restore(conn, c, &attempt->failure,
-                           &attempt->error_number) != 0) {
+    if (hr_reconnect_in_place(conn, c) != REDIS_OK) {
+        hr_attempt_transport(attempt, c, errno, false);
+        rc = -1;
+    } else if (hr_session_restore(conn, c, &attempt->failure,
+                                  &attempt->error_number) != 0) {
         attempt->may_have_run = false;
         attempt->error_reply = NULL;
         conn->reconnect_needed = true;
-        return -1;
+        rc = -1;
+    } else if (conn->tx.open) {
+        rc = hr_transaction_replay(conn, c, attempt);
     }
-    if (conn->tx.open)
-        return hr_transaction_replay(conn, c, attempt);
-    return 0;
+    hr_reader_put(c, &settings);
+    return rc;
 }
 
 /*
@@ -266,7 +304,9 @@ static bool hr_pass_through(hr_conn *conn, const redisContext *c,
         return true;
     if (conn->tx.open && conn->modes == HR_CONN_MULTI)
         return false;
-    if (c->err && !(conn->modes & HR_CONN_TRANSACTION_LOST)) {
+    /* A subscriber subscribes again before its command is sent. */
+    if (c->err &&
+        !(conn->modes & (HR_CONN_TRANSACTION_LOST | HR_CONN_SUBSCRIBED))) {
         conn->modes = 0;
         return false;
     }
@@ -293,12 +333,12 @@ static void *hr_send_once(hr_conn *conn, redisContext *c, hr_command *command,
     /* On a failed connection hiredis would keep the bytes in its output
        buffer and send them after a reconnect. While subscribed, the reply
        returned is the next message, which may have been kept back. */
-    if (c->err == 0 &&
-        hr_real.redisAppendFormattedCommand(c, cmd, len) == REDIS_OK) {
-        if (conn->modes & HR_CONN_SUBSCRIBED)
-            hr_pubsub_next(conn, c, &reply);
-        else
-            hr_real.redisGetReply(c, &reply);
+    if ((conn->modes & HR_CONN_SUBSCRIBED) &&
+        !(conn->modes & HR_CONN_MONITORING)) {
+        hr_pubsub_command(conn, c, cmd, len, &reply);
+    } else if (c->err == 0 &&
+               hr_real.redisAppendFormattedCommand(c, cmd, len) == REDIS_OK) {
+        hr_real.redisGetReply(c, &reply);
     }
 
     if (reply == NULL) {
@@ -494,8 +534,22 @@ int hr_engine_get_reply(hr_conn *conn, redisContext *c, void **reply)
         rc = hr_pubsub_read(conn, c, &aux);
     else
         rc = hr_real.redisGetReply(c, &aux);
-    if (rc == REDIS_OK && aux != NULL && conn->owed.count > 0)
+
+    if (rc != REDIS_OK) {
+        /* The owed replies are lost with the connection, and so is an
+           open transaction: its commands must now fail up to its end,
+           unless the program already sent that end. */
+        if (hr_pipeline_owes_transaction_end(conn))
+            conn->modes &= ~(unsigned)(HR_CONN_MULTI | HR_CONN_WATCHING |
+                                       HR_CONN_TRANSACTION_LOST);
+        else if (conn->modes & (HR_CONN_MULTI | HR_CONN_WATCHING))
+            conn->modes |= HR_CONN_TRANSACTION_LOST;
+        hr_pipeline_clear(conn);
+    } else if (aux != NULL && conn->owed.count > 0 &&
+               !hr_pubsub_is_message(conn, c, aux)) {
+        /* A pub/sub message answers no command. */
         hr_pipeline_pop(conn, c, aux);
+    }
     if (reply != NULL)
         *reply = aux;
     return rc;
@@ -607,6 +661,12 @@ int hr_engine_reconnect(hr_conn *conn, redisContext *c)
     hr_pipeline_clear(conn);
     hr_transaction_end(conn);
     hr_pubsub_clear(conn);
+    /* A session the shim does not know is the program's to set up again,
+       as without the shim. */
+    if (conn->session_unknown) {
+        hr_conn_clear_session(conn);
+        conn->session_unknown = false;
+    }
     hr_call_begin(&call, &hr_shim_config.policy, &hr_monotonic_clock);
     for (;;) {
         if (hr_reopen(conn, c, &attempt) == 0) {

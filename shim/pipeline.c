@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "engine.h"
 #include "log.h"
@@ -91,6 +92,27 @@ static void hr_owed_pop(hr_owed_queue *queue)
     queue->count--;
 }
 
+bool hr_pipeline_owes_transaction_end(const hr_conn *conn)
+{
+    const hr_owed_queue *queue = &conn->owed;
+
+    for (size_t i = 0; i < queue->count; i++) {
+        const hr_owed *owed = hr_owed_at(queue, i);
+        hr_command command;
+        bool ends;
+
+        if (!(owed->flags & HR_COMMAND_TRANSACTION) || owed->data == NULL)
+            continue;
+        hr_command_init(&command, owed->data, owed->len);
+        ends = hr_command_is(&command, "exec") ||
+               hr_command_is(&command, "discard");
+        hr_command_release(&command);
+        if (ends)
+            return true;
+    }
+    return false;
+}
+
 void hr_pipeline_clear(hr_conn *conn)
 {
     hr_owed_queue *queue = &conn->owed;
@@ -111,23 +133,52 @@ static void hr_pipeline_uncounted(hr_conn *conn)
     conn->modes |= HR_CONN_UNCOUNTED;
 }
 
+/* Returns true for CLIENT REPLY, after which the server may skip replies. */
+static bool hr_command_skips_replies(hr_command *command)
+{
+    if (!hr_command_is(command, "client"))
+        return false;
+    hr_command_args(command);
+    return command->argc >= 2 && hr_slice_is(&command->argv[1], "reply");
+}
+
 static void hr_pipeline_queue(hr_conn *conn, char *cmd, size_t len)
 {
+    static const char empty_request[] = "*0\r\n";
     hr_command command;
     unsigned flags;
+    bool uncounted;
 
     /* The transaction now has commands the shim cannot send again. */
     if (conn->tx.open && conn->tx.replayable)
         hr_transaction_unreplayable(conn);
 
-    if (conn->modes & HR_CONN_UNCOUNTED) {
+    /* The server answers an empty request with nothing. */
+    if (len == sizeof(empty_request) - 1 &&
+        memcmp(cmd, empty_request, len) == 0) {
         free(cmd);
         return;
     }
     hr_command_init(&command, cmd, len);
     flags = command.flags;
+    uncounted = hr_command_skips_replies(&command);
+    /* EXEC or DISCARD ends a transaction lost with its connection, even
+       though its reply will only be the failure. */
+    if ((conn->modes & HR_CONN_TRANSACTION_LOST) &&
+        (hr_command_is(&command, "exec") || hr_command_is(&command, "discard")))
+        conn->modes &= ~(unsigned)(HR_CONN_MULTI | HR_CONN_WATCHING |
+                                   HR_CONN_TRANSACTION_LOST);
     hr_command_release(&command);
-    if (!hr_owed_push(&conn->owed, cmd, len, flags)) {
+
+    if (conn->modes & HR_CONN_UNCOUNTED) {
+        /* A session command whose reply cannot be matched leaves the
+           session unknown. */
+        if (flags & HR_COMMAND_SESSION)
+            conn->session_unknown = true;
+        free(cmd);
+        return;
+    }
+    if (uncounted || !hr_owed_push(&conn->owed, cmd, len, flags)) {
         free(cmd);
         hr_pipeline_uncounted(conn);
     }
@@ -143,6 +194,38 @@ int hr_pipeline_append(hr_conn *conn, redisContext *c, char *cmd, size_t len)
     return REDIS_OK;
 }
 
+/*
+ * Returns true when inline command lines may include a session command:
+ * the first word of a line is one of the names that change the session.
+ */
+static bool hr_inline_may_change_session(const char *cmd, size_t len)
+{
+    static const char *const names[] = {"auth",   "hello",    "select",
+                                        "client", "readonly", "readwrite",
+                                        "reset",  "multi",    "exec"};
+    const char *end = cmd + len;
+
+    while (cmd < end) {
+        const char *line_end = memchr(cmd, '\n', (size_t)(end - cmd));
+        const char *word;
+        size_t word_len = 0;
+
+        if (line_end == NULL)
+            line_end = end;
+        while (cmd < line_end && (*cmd == ' ' || *cmd == '\t'))
+            cmd++;
+        word = cmd;
+        while (cmd < line_end && *cmd != ' ' && *cmd != '\t' && *cmd != '\r')
+            cmd++, word_len++;
+        for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+            if (word_len == strlen(names[i]) &&
+                strncasecmp(word, names[i], word_len) == 0)
+                return true;
+        cmd = line_end + (line_end < end);
+    }
+    return false;
+}
+
 int hr_pipeline_append_copy(hr_conn *conn, redisContext *c, const char *cmd,
                             size_t len)
 {
@@ -154,7 +237,11 @@ int hr_pipeline_append_copy(hr_conn *conn, redisContext *c, const char *cmd,
         char *copy;
 
         if (hr_request_parse(cmd, len, NULL, 0, &consumed) < 0) {
+            /* Inline commands: their replies cannot be counted, and one
+               of them may change the session. */
             hr_pipeline_uncounted(conn);
+            if (hr_inline_may_change_session(cmd, len))
+                conn->session_unknown = true;
             break;
         }
         copy = malloc(consumed);
@@ -203,6 +290,31 @@ static void hr_owed_mark_written(hr_owed_queue *queue, size_t unwritten)
     }
 }
 
+/*
+ * Gives back their bytes to owed commands past HIRETRY_PIPELINE_MAX from
+ * the output buffer, which contains every owed command whole while none is
+ * written. The memory is the buffer's size again, for as long as the
+ * commands are owed. Returns false when out of memory.
+ */
+static bool hr_owed_refill(hr_owed_queue *queue, const char *unwritten)
+{
+    size_t offset = 0;
+
+    for (size_t i = 0; i < queue->count; i++) {
+        hr_owed *owed = hr_owed_at(queue, i);
+
+        if (owed->data == NULL) {
+            owed->data = malloc(owed->len);
+            if (owed->data == NULL)
+                return false;
+            memcpy(owed->data, unwritten + offset, owed->len);
+            queue->kept += owed->len;
+        }
+        offset += owed->len;
+    }
+    return true;
+}
+
 /* Returns true when one owed command may be sent again under writes. */
 static bool hr_owed_repeatable(const hr_owed *owed, hr_writes writes)
 {
@@ -246,13 +358,17 @@ static bool hr_pipeline_stale(hr_conn *conn, const redisContext *c,
                               int64_t *now_ns)
 {
     const hr_owed_queue *queue = &conn->owed;
+    bool stale;
 
-    if (hr_output_pending(c) != queue->len || queue->kept != queue->len)
+    if (hr_output_pending(c) != queue->len)
         return false;
-    if (c->err || conn->reconnect_needed)
-        return true;
-    *now_ns = hr_now_ns();
-    return hr_closed_while_idle(conn, c, *now_ns);
+    if (c->err || conn->reconnect_needed) {
+        stale = true;
+    } else {
+        *now_ns = hr_now_ns();
+        stale = hr_closed_while_idle(conn, c, *now_ns);
+    }
+    return stale && hr_owed_refill(&conn->owed, c->obuf);
 }
 
 /* Reconnects and writes every owed command into the new output buffer. */

@@ -8,6 +8,7 @@
 #ifndef HR_SHIM_PIPELINE_H
 #define HR_SHIM_PIPELINE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <hiredis/hiredis.h>
@@ -40,6 +41,9 @@ int hr_pipeline_read(hr_conn *conn, redisContext *c, void **reply);
  * the policy, keeping the session and modes up to date.
  */
 void hr_pipeline_pop(hr_conn *conn, redisContext *c, void *reply);
+
+/* Returns true when an owed command is EXEC or DISCARD. */
+bool hr_pipeline_owes_transaction_end(const hr_conn *conn);
 
 /* Forgets every owed command and frees the memory kept for them. */
 void hr_pipeline_clear(hr_conn *conn);

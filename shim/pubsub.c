@@ -12,6 +12,7 @@
 #include "engine.h"
 #include "hiretry/request.h"
 #include "log.h"
+#include "pipeline.h"
 #include "real.h"
 #include "reply.h"
 #include "sigpipe.h"
@@ -235,6 +236,31 @@ static void hr_resubscribe_refused(redisContext *c, hr_attempt *attempt,
 }
 
 /*
+ * Sends again the commands the program appended and still waits for (a
+ * SUBSCRIBE, a PING), which the reconnect dropped. Without their bytes,
+ * they are forgotten instead: their replies can no longer come.
+ */
+static void hr_resend_owed(hr_conn *conn, redisContext *c)
+{
+    const hr_owed_queue *queue = &conn->owed;
+
+    if (queue->kept != queue->len) {
+        hr_pipeline_clear(conn);
+        return;
+    }
+    for (size_t i = 0; i < queue->count; i++) {
+        const hr_owed *owed =
+            &queue->items[(queue->head + i) & (queue->capacity - 1)];
+
+        if (hr_real.redisAppendFormattedCommand(c, owed->data, owed->len) !=
+            REDIS_OK) {
+            hr_pipeline_clear(conn);
+            return;
+        }
+    }
+}
+
+/*
  * Reconnects, restores the session and subscribes again to every name,
  * absorbing the confirmations and keeping back the messages that arrive
  * among them. Returns 0, or -1 with attempt set.
@@ -281,6 +307,7 @@ static int hr_resubscribe(hr_conn *conn, redisContext *c, hr_attempt *attempt)
         }
     }
     conn->modes |= HR_CONN_SUBSCRIBED;
+    hr_resend_owed(conn, c);
     return 0;
 }
 
@@ -317,63 +344,107 @@ int hr_pubsub_next(hr_conn *conn, redisContext *c, void **reply)
     return rc;
 }
 
-int hr_pubsub_read(hr_conn *conn, redisContext *c, void **reply)
+/*
+ * Retries subscribing again on a new connection under the policy. first is
+ * the failure that broke the connection, or NULL when the connection was
+ * already known to be broken. Returns 0, or -1 with c->err and errno set.
+ */
+static int hr_pubsub_reconnect(hr_conn *conn, redisContext *c,
+                               const hr_attempt *first, int saved_errno)
 {
     const hr_policy *policy = &hr_shim_config.policy;
-    int saved_errno = errno;
-    bool resend = c->err || conn->reconnect_needed;
     int64_t start_ns = hr_now_ns();
     hr_call call;
     hr_attempt attempt;
     int64_t delay_ns;
+
+    hr_call_begin_at(&call, policy, &hr_monotonic_clock, start_ns);
+    if (first != NULL)
+        attempt = *first;
+    for (;;) {
+        if (first == NULL || call.failures > 0) {
+            hr_sigpipe_guard guard;
+            int rc;
+
+            hr_sigpipe_block(&guard);
+            rc = hr_resubscribe(conn, c, &attempt);
+            hr_sigpipe_restore(&guard, rc != 0);
+            /* The reconnect cleared the modes, and a later read must
+               subscribe again even if this one gives up. */
+            conn->modes |= HR_CONN_SUBSCRIBED;
+            if (rc == 0) {
+                hr_log_resubscribed(c, &conn->pubsub, hr_now_ns() - start_ns);
+                errno = saved_errno;
+                return 0;
+            }
+        }
+
+        hr_verdict verdict =
+            hr_call_failed(&call, &attempt.failure, true, &delay_ns);
+        hr_log_attempt(c, "subscriber", &call, &attempt, verdict, delay_ns);
+        if (verdict != HR_RETRY) {
+            errno = attempt.error_number ? attempt.error_number : saved_errno;
+            return -1;
+        }
+        hr_call_sleep(&call, delay_ns);
+    }
+}
+
+int hr_pubsub_read(hr_conn *conn, redisContext *c, void **reply)
+{
+    int saved_errno = errno;
+    hr_attempt attempt;
     void *aux = NULL;
 
     if (hr_pubsub_count(&conn->pubsub) == 0) {
         conn->modes &= ~(unsigned)HR_CONN_SUBSCRIBED;
         return hr_real.redisGetReply(c, reply);
     }
+    if (conn->pubsub.held_count == 0 && (c->err || conn->reconnect_needed) &&
+        hr_pubsub_reconnect(conn, c, NULL, saved_errno) != 0)
+        return REDIS_ERR;
 
-    call.failures = 0; /* the call itself starts at the first failure */
     for (;;) {
-        hr_sigpipe_guard guard;
-        int rc = REDIS_ERR;
-
-        guard.active = false;
-        if (resend) {
-            hr_sigpipe_block(&guard);
-            rc = hr_resubscribe(conn, c, &attempt);
-            hr_sigpipe_restore(&guard, rc != 0);
-            /* The reconnect cleared the modes, and the next read must
-               subscribe again even if this one gives up. */
-            conn->modes |= HR_CONN_SUBSCRIBED;
-            if (rc == 0)
-                hr_log_resubscribed(c, &conn->pubsub, hr_now_ns() - start_ns);
+        if (hr_pubsub_next(conn, c, &aux) == REDIS_OK) {
+            if (reply != NULL)
+                *reply = aux;
+            errno = saved_errno;
+            return REDIS_OK;
         }
-        if (!resend || rc == 0) {
-            if (hr_pubsub_next(conn, c, &aux) == REDIS_OK) {
-                if (reply != NULL)
-                    *reply = aux;
-                errno = saved_errno;
-                return REDIS_OK;
-            }
-            hr_attempt_transport(&attempt, c, errno, false);
-            /* The program's own socket timeout, with nothing lost. */
-            if (attempt.failure.cls == HR_CLASS_TIMEOUT_ERROR)
-                return REDIS_ERR;
-        }
-
-        if (hr_pubsub_count(&conn->pubsub) == 0)
+        hr_attempt_transport(&attempt, c, errno, false);
+        /* The program's own socket timeout, with nothing lost. */
+        if (attempt.failure.cls == HR_CLASS_TIMEOUT_ERROR)
             return REDIS_ERR;
-        if (call.failures == 0)
-            hr_call_begin_at(&call, policy, &hr_monotonic_clock, start_ns);
-        hr_verdict verdict =
-            hr_call_failed(&call, &attempt.failure, true, &delay_ns);
-        hr_log_attempt(c, "subscriber", &call, &attempt, verdict, delay_ns);
-        if (verdict != HR_RETRY) {
-            errno = attempt.error_number ? attempt.error_number : saved_errno;
+        if (hr_pubsub_reconnect(conn, c, &attempt, saved_errno) != 0)
             return REDIS_ERR;
-        }
-        hr_call_sleep(&call, delay_ns);
-        resend = true;
     }
+}
+
+int hr_pubsub_command(hr_conn *conn, redisContext *c, const char *cmd,
+                      size_t len, void **reply)
+{
+    int saved_errno = errno;
+
+    *reply = NULL;
+    if ((c->err || conn->reconnect_needed) &&
+        hr_pubsub_reconnect(conn, c, NULL, saved_errno) != 0)
+        return REDIS_ERR;
+    if (hr_real.redisAppendFormattedCommand(c, cmd, len) != REDIS_OK)
+        return REDIS_ERR;
+    return hr_pubsub_next(conn, c, reply);
+}
+
+bool hr_pubsub_is_message(const hr_conn *conn, const redisContext *c,
+                          void *reply)
+{
+    const redisReply *r = reply;
+    const char *word;
+
+    if (!(conn->modes & HR_CONN_SUBSCRIBED) || r == NULL ||
+        !hr_reply_readable(c) || r->type != REDIS_REPLY_ARRAY ||
+        r->elements < 3 || r->element[0]->type != REDIS_REPLY_STRING)
+        return false;
+    word = r->element[0]->str;
+    return strcmp(word, "message") == 0 || strcmp(word, "pmessage") == 0 ||
+           strcmp(word, "smessage") == 0;
 }

@@ -11,6 +11,9 @@
 #ifndef HR_SHIM_PUBSUB_H
 #define HR_SHIM_PUBSUB_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include <hiredis/hiredis.h>
 
 #include "conn.h"
@@ -32,6 +35,18 @@ int hr_pubsub_read(hr_conn *conn, redisContext *c, void **reply);
  * subscribed. Returns what redisGetReply returns.
  */
 int hr_pubsub_next(hr_conn *conn, redisContext *c, void **reply);
+
+/*
+ * Sends a command the program sends while subscribed (SUBSCRIBE, PING, ...)
+ * and returns the next reply, as hiredis does: subscribes again first when
+ * the connection broke. Returns what redisGetReply returns.
+ */
+int hr_pubsub_command(hr_conn *conn, redisContext *c, const char *cmd,
+                      size_t len, void **reply);
+
+/* Returns true when reply is a message (message, pmessage, smessage). */
+bool hr_pubsub_is_message(const hr_conn *conn, const redisContext *c,
+                          void *reply);
 
 /* Frees the subscriptions and the messages kept back. */
 void hr_pubsub_clear(hr_conn *conn);
