@@ -198,16 +198,27 @@ bool hr_conn_set_session(hr_conn *conn, hr_session_slot slot, const char *bytes,
     return true;
 }
 
+static void hr_conn_clear_slot(hr_conn *conn, int slot)
+{
+    if (conn->session[slot].data != NULL) {
+        explicit_bzero(conn->session[slot].data, conn->session[slot].len);
+        free(conn->session[slot].data);
+    }
+    conn->session[slot].data = NULL;
+    conn->session[slot].len = 0;
+}
+
 void hr_conn_clear_session(hr_conn *conn)
 {
-    for (int slot = 0; slot < HR_SESSION_SLOTS; slot++) {
-        if (conn->session[slot].data != NULL) {
-            explicit_bzero(conn->session[slot].data, conn->session[slot].len);
-            free(conn->session[slot].data);
-        }
-        conn->session[slot].data = NULL;
-        conn->session[slot].len = 0;
-    }
+    for (int slot = 0; slot < HR_SESSION_SLOTS; slot++)
+        hr_conn_clear_slot(conn, slot);
+    conn->awaiting_auth = false;
+}
+
+void hr_conn_clear_credentials(hr_conn *conn)
+{
+    hr_conn_clear_slot(conn, HR_SESSION_AUTH);
+    hr_conn_clear_slot(conn, HR_SESSION_HELLO);
 }
 
 void hr_conn_endpoint(const redisContext *c, char *buf, size_t size)

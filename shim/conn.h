@@ -114,6 +114,10 @@ typedef struct hr_conn {
     /* A session command went out whose reply the shim could not see (an
        inline command): no reconnect restores a session it does not know. */
     bool session_unknown;
+    /* The server rejected the recorded credentials: the program's next
+       AUTH or HELLO opens the session, and the rest follows it. */
+    bool awaiting_auth;
+    bool opening_session; /* the command being sent is AUTH or HELLO */
 } hr_conn;
 
 /* Returns the state of c, or NULL when the shim does not manage c. */
@@ -131,6 +135,9 @@ bool hr_conn_set_session(hr_conn *conn, hr_session_slot slot, const char *bytes,
 
 /* Clears every session slot, as the server does on RESET. */
 void hr_conn_clear_session(hr_conn *conn);
+
+/* Clears the AUTH and HELLO slots, which carry credentials. */
+void hr_conn_clear_credentials(hr_conn *conn);
 
 /* Formats "host:port" or "unix:path" for logs into buf. */
 void hr_conn_endpoint(const redisContext *c, char *buf, size_t size);

@@ -430,6 +430,20 @@ static void hr_transaction_failed(hr_conn *conn, redisContext *c,
 }
 
 /*
+ * Sends the rest of the session after the program's AUTH or HELLO opened
+ * it. On a failure the next command reconnects, and its restore fails the
+ * same way before anything of the program's is sent.
+ */
+static void hr_finish_session(hr_conn *conn, redisContext *c)
+{
+    hr_failure failure;
+    int error_number;
+
+    if (hr_session_complete(conn, c, &failure, &error_number) != 0)
+        conn->reconnect_needed = true;
+}
+
+/*
  * Returns the writes mode for one command. Transaction and pub/sub commands
  * that may have run are never sent again. A blocking command that may have
  * run may have popped an element, so under all it is repeated only when it
@@ -474,6 +488,8 @@ static void *hr_retry_loop(hr_conn *conn, redisContext *c, hr_command *command,
                                          call.failures > 0, &attempt);
         if (reply != NULL) {
             conn->last_io_ns = hr_now_ns();
+            if (conn->awaiting_auth && conn->opening_session)
+                hr_finish_session(conn, c);
             if (conn->tx.open && !(command->flags & HR_COMMAND_TRANSACTION))
                 hr_transaction_record(conn, c, cmd, len, reply);
             if (command->flags & HR_COMMAND_TRACKED)
@@ -606,10 +622,13 @@ void *hr_engine_command(hr_conn *conn, redisContext *c, char *cmd, size_t len)
     if (len > HR_LARGE_COMMAND && len <= HR_SPARE_MAX)
         cmd = hr_keep_large(conn, cmd, len);
     hr_command_init(&command, cmd, len);
+    conn->opening_session =
+        hr_command_is(&command, "auth") || hr_command_is(&command, "hello");
     if (hr_pass_through(conn, c, &command))
         reply = hr_send_once(conn, c, &command, cmd, len);
     else
         reply = hr_retry_loop(conn, c, &command, cmd, len, saved_errno);
+    conn->opening_session = false;
     hr_command_release(&command);
     if (cmd != conn->spare)
         free(cmd);

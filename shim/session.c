@@ -92,26 +92,39 @@ static int hr_session_send(redisContext *c, const hr_bytes *command,
     return -1;
 }
 
-int hr_session_restore(hr_conn *conn, redisContext *c, hr_failure *failure,
-                       int *error_number)
+/* Sends the recorded slots from first on. Returns 0, or -1 as
+ * hr_session_restore does. */
+static int hr_session_send_from(hr_conn *conn, redisContext *c,
+                                hr_session_slot first, hr_failure *failure,
+                                int *error_number)
 {
-    for (int slot = 0; slot < HR_SESSION_SLOTS; slot++) {
+    for (int slot = first; slot < HR_SESSION_SLOTS; slot++) {
         if (conn->session[slot].data == NULL)
             continue;
         if (hr_session_send(c, &conn->session[slot], failure, error_number) ==
             0)
             continue;
         /* Credentials the server rejects now would be rejected on every
-           reconnect, and each try counts as a failed login: forget the
-           session so that the program can authenticate anew. */
-        if (failure->cls == HR_CLASS_AUTHENTICATION_ERROR) {
-            hr_conn_clear_session(conn);
-            hr_log(HR_LOG_WARN, "event=session_dropped "
+           reconnect, and each try counts as a failed login: forget them,
+           and wait for the program to authenticate anew before the rest
+           of the session is sent again. */
+        if (failure->cls == HR_CLASS_AUTHENTICATION_ERROR &&
+            slot <= HR_SESSION_HELLO) {
+            hr_conn_clear_credentials(conn);
+            conn->awaiting_auth = true;
+            hr_log(HR_LOG_WARN, "event=credentials_dropped "
                                 "reason=authentication_failed");
         }
         return -1;
     }
+    return 0;
+}
 
+int hr_session_restore(hr_conn *conn, redisContext *c, hr_failure *failure,
+                       int *error_number)
+{
+    /* The socket options come first, so that the restore's own reads
+       time out as the program's commands would. */
     if ((conn->has_timeout &&
          hr_real.redisSetTimeout(c, conn->timeout) != REDIS_OK) ||
         (conn->keepalive && hr_real.redisEnableKeepAlive(c) != REDIS_OK)) {
@@ -121,5 +134,29 @@ int hr_session_restore(hr_conn *conn, redisContext *c, hr_failure *failure,
                                   c->errstr, strlen(c->errstr));
         return -1;
     }
+
+    if (!conn->awaiting_auth)
+        return hr_session_send_from(conn, c, HR_SESSION_AUTH, failure,
+                                    error_number);
+    /* The program's own AUTH or HELLO goes first on a bare connection. */
+    if (conn->opening_session)
+        return 0;
+    /* Anything else waits for the rest of the session. Without it, the
+       command would run in the wrong database if the server no longer
+       needs a password, and fail with NOAUTH if it does. */
+    if (hr_session_send_from(conn, c, HR_SESSION_SELECT, failure,
+                             error_number) != 0)
+        return -1;
+    conn->awaiting_auth = false;
+    return 0;
+}
+
+int hr_session_complete(hr_conn *conn, redisContext *c, hr_failure *failure,
+                        int *error_number)
+{
+    if (hr_session_send_from(conn, c, HR_SESSION_SELECT, failure,
+                             error_number) != 0)
+        return -1;
+    conn->awaiting_auth = false;
     return 0;
 }

@@ -9,6 +9,7 @@
 #include "harness.h"
 #include "hr_test.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -350,6 +351,116 @@ static void test_policy_connect_waits_for_server(void)
     hr_test_finish(&server, &program, failures);
 }
 
+/*
+ * After the restore's AUTH is rejected, a program that authenticates again
+ * on the same context gets its whole session back: its AUTH goes first on
+ * a bare connection, then the shim selects db 5 again. A command sent
+ * before the new AUTH fails instead of running in db 0.
+ */
+static void test_policy_new_auth_restores_rest(void)
+{
+    unsigned failures = CU_get_number_of_failures();
+    hr_server server;
+    hr_program program = {0};
+    hr_string_list argv = {0};
+    hr_string_list env = {0};
+    char ready[256], go[256], value[256];
+    int rc;
+
+    if (!hr_start(&server, HR_PASSWORD))
+        return;
+    hr_harness_path(ready, sizeof(ready), "%s/auth-ready", hr_harness_dir());
+    hr_harness_path(go, sizeof(go), "%s/auth-go", hr_harness_dir());
+    rc = hr_script_args(&argv, &server, 2000);
+    rc |= hr_string_list_add(&argv, "AUTH %s", HR_PASSWORD);
+    rc |= hr_string_list_add(&argv, "SELECT 5");
+    rc |= hr_string_list_add(&argv, "SET a 1");
+    rc |= hr_string_list_add(&argv, "@touch:%s", ready);
+    rc |= hr_string_list_add(&argv, "@wait:%s", go);
+    rc |= hr_string_list_add(&argv, "SET early 1");
+    rc |= hr_string_list_add(&argv, "AUTH %s", HR_NEW_PASSWORD);
+    rc |= hr_string_list_add(&argv, "SET b 2");
+    rc |= hr_string_list_add(&argv, "GET a");
+    rc |= hr_preload_env(&env, HIRETRY_SHIM_PATH);
+    rc |= hr_string_list_add(&env, "HIRETRY_LOG=info");
+    HR_ASSERT_INT_EQ(rc, 0);
+    HR_ASSERT_INT_EQ(hr_program_start(&program, &argv, &env), 0);
+    hr_string_list_free(&argv);
+    hr_string_list_free(&env);
+
+    HR_ASSERT_INT_EQ(hr_harness_wait_file(ready), 0);
+    hr_change_password(&server);
+    free(server.password);
+    server.password = strdup(HR_NEW_PASSWORD);
+    HR_ASSERT_INT_EQ(hr_harness_touch(go), 0);
+    HR_ASSERT_INT_EQ(hr_program_wait(&program, HR_PROGRAM_TIMEOUT_MS), 0);
+
+    HR_ASSERT_TRUE(hr_program_value(&program, "step6", value, sizeof(value)));
+    HR_ASSERT_TRUE(strncmp(value, "failed:", 7) == 0);
+    HR_ASSERT_TRUE(hr_program_value(&program, "step7", value, sizeof(value)));
+    HR_ASSERT_STR_EQ(value, "status:OK");
+    HR_ASSERT_TRUE(hr_program_value(&program, "step8", value, sizeof(value)));
+    HR_ASSERT_STR_EQ(value, "status:OK");
+    HR_ASSERT_TRUE(hr_program_value(&program, "step9", value, sizeof(value)));
+    HR_ASSERT_STR_EQ(value, "string:1");
+    HR_ASSERT_INT_EQ(hr_server_get_integer(&server, 5, "b"), 2);
+    HR_ASSERT_INT_EQ(hr_server_dbsize(&server, 0), 0);
+    HR_ASSERT_TRUE(strstr(program.err, HR_NEW_PASSWORD) == NULL);
+    hr_test_finish(&server, &program, failures);
+}
+
+/*
+ * A server that accepts connections and never answers (stopped with
+ * SIGSTOP) after the program's connection was killed: the reconnect's own
+ * AUTH must time out like the program's commands, so HIRETRY_DEADLINE
+ * bounds the call instead of the call waiting for the server to resume.
+ */
+static void test_policy_deadline_bounds_hung_restore(void)
+{
+    unsigned failures = CU_get_number_of_failures();
+    hr_server server;
+    hr_program program = {0};
+    hr_string_list argv = {0};
+    hr_string_list env = {0};
+    char ready[256], go[256], value[256];
+    long long ms;
+    int rc;
+
+    if (!hr_start(&server, HR_PASSWORD))
+        return;
+    hr_harness_path(ready, sizeof(ready), "%s/hung-ready", hr_harness_dir());
+    hr_harness_path(go, sizeof(go), "%s/hung-go", hr_harness_dir());
+    rc = hr_script_args(&argv, &server, 300);
+    rc |= hr_string_list_add(&argv, "AUTH %s", HR_PASSWORD);
+    rc |= hr_string_list_add(&argv, "PING");
+    rc |= hr_string_list_add(&argv, "@touch:%s", ready);
+    rc |= hr_string_list_add(&argv, "@wait:%s", go);
+    rc |= hr_string_list_add(&argv, "GET x");
+    rc |= hr_preload_env(&env, HIRETRY_SHIM_PATH);
+    rc |= hr_string_list_add(&env, "HIRETRY_RETRIES=-1");
+    rc |= hr_string_list_add(&env, "HIRETRY_DEADLINE=1s");
+    HR_ASSERT_INT_EQ(rc, 0);
+    HR_ASSERT_INT_EQ(hr_program_start(&program, &argv, &env), 0);
+    hr_string_list_free(&argv);
+    hr_string_list_free(&env);
+
+    HR_ASSERT_INT_EQ(hr_harness_wait_file(ready), 0);
+    redisReply *killed =
+        hr_server_command(&server, 0, "CLIENT KILL TYPE normal");
+    freeReplyObject(killed);
+    HR_ASSERT_INT_EQ(kill(server.pid, SIGSTOP), 0);
+    HR_ASSERT_INT_EQ(hr_harness_touch(go), 0);
+    rc = hr_program_wait(&program, 10000);
+    HR_ASSERT_INT_EQ(kill(server.pid, SIGCONT), 0);
+    HR_ASSERT_INT_EQ(rc, 0);
+
+    HR_ASSERT_TRUE(hr_program_value(&program, "step5", value, sizeof(value)));
+    HR_ASSERT_TRUE(strncmp(value, "failed:", 7) == 0);
+    ms = hr_program_integer(&program, "step5.ms");
+    HR_ASSERT_UINT_IN(ms, 300, 2500);
+    hr_test_finish(&server, &program, failures);
+}
+
 static CU_TestInfo tests[] = {
     {"test_policy_retries_zero_passes_through",
      test_policy_retries_zero_passes_through},
@@ -358,6 +469,9 @@ static CU_TestInfo tests[] = {
      test_policy_deadline_bounds_connect},
     {"test_policy_deadline_bounds_command",
      test_policy_deadline_bounds_command},
+    {"test_policy_new_auth_restores_rest", test_policy_new_auth_restores_rest},
+    {"test_policy_deadline_bounds_hung_restore",
+     test_policy_deadline_bounds_hung_restore},
     {"test_policy_wrongpass_stops_restore",
      test_policy_wrongpass_stops_restore},
     {"test_policy_connect_waits_for_server",
