@@ -376,9 +376,10 @@ bool hr_closed_while_idle(hr_conn *conn, const redisContext *c, int64_t now)
     if (c->fd < 0 || now - conn->last_io_ns < HR_IDLE_CHECK_NS ||
         !hr_socket_closed(c->fd))
         return false;
-    if (hr_log_enabled(HR_LOG_DEBUG)) {
+    /* A reconnect follows, and info shows every reconnect. */
+    if (hr_log_enabled(HR_LOG_INFO)) {
         hr_conn_endpoint(c, endpoint, sizeof(endpoint));
-        hr_log_write(HR_LOG_DEBUG, "event=closed_while_idle endpoint=%s fd=%d",
+        hr_log_write(HR_LOG_INFO, "event=closed_while_idle endpoint=%s fd=%d",
                      endpoint, c->fd);
     }
     return true;

@@ -421,23 +421,37 @@ static void *hr_pipeline_attempt(hr_conn *conn, redisContext *c, bool resend,
     return NULL;
 }
 
-/* Logs an attempt with the oldest owed command and the number owed. */
+/*
+ * Logs an attempt with the number of owed commands and one of them: on a
+ * give-up as unsafe, the first that may not be sent again, else the
+ * oldest.
+ */
 static void hr_pipeline_log(hr_conn *conn, const redisContext *c,
                             const hr_call *call, const hr_attempt *attempt,
                             hr_verdict verdict, int64_t delay_ns)
 {
-    const hr_owed *oldest = hr_owed_at(&conn->owed, 0);
+    const hr_owed_queue *queue = &conn->owed;
+    const hr_owed *named = hr_owed_at(queue, 0);
     char what[80];
     char name[40] = "";
 
     if (!hr_log_enabled(HR_LOG_WARN))
         return;
-    if (oldest->data != NULL) {
+    for (size_t i = 0; verdict == HR_GIVE_UP_UNSAFE && i < queue->count; i++) {
+        if (!hr_owed_repeatable(hr_owed_at(queue, i),
+                                hr_shim_config.policy.writes)) {
+            named = hr_owed_at(queue, i);
+            break;
+        }
+    }
+    if (named->data != NULL) {
         hr_command command;
 
-        hr_command_init(&command, oldest->data, oldest->len);
+        hr_command_init(&command, named->data, named->len);
         hr_command_name(&command, name, sizeof(name));
         hr_command_release(&command);
+    } else {
+        snprintf(name, sizeof(name), "unkept"); /* past the limit */
     }
     snprintf(what, sizeof(what), "%s owed=%zu", name, conn->owed.count);
     hr_log_attempt(c, what, call, attempt, verdict, delay_ns);
