@@ -22,6 +22,8 @@
 #include "transaction.h"
 
 #define HR_OWED_INITIAL_CAPACITY 8
+/* The largest ring kept once empty, in entries. */
+#define HR_OWED_KEPT_CAPACITY 64
 
 static hr_owed *hr_owed_at(const hr_owed_queue *queue, size_t i)
 {
@@ -90,6 +92,12 @@ static void hr_owed_pop(hr_owed_queue *queue)
     hr_owed_free(owed);
     queue->head = (queue->head + 1) & (queue->capacity - 1);
     queue->count--;
+
+    /* A ring grown for one large pipeline goes once it drains. */
+    if (queue->count == 0 && queue->capacity > HR_OWED_KEPT_CAPACITY) {
+        free(queue->items);
+        *queue = (hr_owed_queue){0};
+    }
 }
 
 bool hr_pipeline_owes_transaction_end(const hr_conn *conn)

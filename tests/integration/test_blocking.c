@@ -18,9 +18,9 @@
 #define HR_RESULT_SIZE 256
 #define HR_SOCKET_TIMEOUT_MS 300
 
-static bool hr_start(hr_server *server)
+static bool hr_start(hr_server *server, hr_server_kind kind)
 {
-    hr_server_options options = {.kind = HR_SERVER_VALKEY};
+    hr_server_options options = {.kind = kind};
     int rc = hr_server_start(server, &options);
 
     HR_ASSERT_INT_EQ(rc, 0);
@@ -88,7 +88,7 @@ static void hr_step(const hr_program *program, const char *step, char *value)
         strcpy(value, "missing");
 }
 
-static void hr_xread_after_kill(bool shim, char *result)
+static void hr_xread_after_kill(hr_server_kind kind, bool shim, char *result)
 {
     unsigned failures = CU_get_number_of_failures();
     hr_server server;
@@ -96,7 +96,7 @@ static void hr_xread_after_kill(bool shim, char *result)
     redisReply *reply;
 
     strcpy(result, "missing");
-    if (!hr_start(&server))
+    if (!hr_start(&server, kind))
         return;
     reply = hr_server_command(&server, 0, "XADD s * old 1");
     freeReplyObject(reply);
@@ -116,23 +116,34 @@ static void hr_xread_after_kill(bool shim, char *result)
     hr_test_finish(&server, &program, failures);
 }
 
-static void test_blocking_xread_sent_again(void)
+static void hr_xread_case(hr_server_kind kind)
 {
     char plain[HR_RESULT_SIZE], shimmed[HR_RESULT_SIZE];
 
-    hr_xread_after_kill(false, plain);
-    hr_xread_after_kill(true, shimmed);
+    hr_xread_after_kill(kind, false, plain);
+    hr_xread_after_kill(kind, true, shimmed);
 
     /* One stream with the one entry added after the kill. */
     HR_ASSERT_TRUE(strncmp(plain, "failed:", 7) == 0);
     HR_ASSERT_STR_EQ(shimmed, "array:1");
 }
 
+static void test_blocking_xread_sent_again_valkey(void)
+{
+    hr_xread_case(HR_SERVER_VALKEY);
+}
+
+static void test_blocking_xread_sent_again_redis(void)
+{
+    hr_xread_case(HR_SERVER_REDIS);
+}
+
 /*
  * Kills the connection of a BLPOP waiting on an empty list and stores the
  * result. The list must then still contain what the test pushes.
  */
-static void hr_blpop_after_kill(bool shim, const char *writes, char *result)
+static void hr_blpop_after_kill(hr_server_kind kind, bool shim,
+                                const char *writes, char *result)
 {
     unsigned failures = CU_get_number_of_failures();
     hr_server server;
@@ -140,7 +151,7 @@ static void hr_blpop_after_kill(bool shim, const char *writes, char *result)
     redisReply *reply;
 
     strcpy(result, "missing");
-    if (!hr_start(&server))
+    if (!hr_start(&server, kind))
         return;
     HR_ASSERT_INT_EQ(
         hr_start_step(&program, &server, shim, writes, 0, "BLPOP list 20"), 0);
@@ -169,22 +180,33 @@ static void hr_blpop_after_kill(bool shim, const char *writes, char *result)
     hr_test_finish(&server, &program, failures);
 }
 
-static void test_blocking_blpop_not_sent_again(void)
+static void hr_blpop_case(hr_server_kind kind)
 {
     char plain[HR_RESULT_SIZE], safe[HR_RESULT_SIZE], all[HR_RESULT_SIZE];
 
-    hr_blpop_after_kill(false, NULL, plain);
-    hr_blpop_after_kill(true, NULL, safe);
-    hr_blpop_after_kill(true, "all", all);
+    hr_blpop_after_kill(kind, false, NULL, plain);
+    hr_blpop_after_kill(kind, true, NULL, safe);
+    hr_blpop_after_kill(kind, true, "all", all);
 
     HR_ASSERT_TRUE(strncmp(plain, "failed:", 7) == 0);
     HR_ASSERT_STR_EQ(safe, plain);
     HR_ASSERT_STR_EQ(all, plain);
 }
 
+static void test_blocking_blpop_not_sent_again_valkey(void)
+{
+    hr_blpop_case(HR_SERVER_VALKEY);
+}
+
+static void test_blocking_blpop_not_sent_again_redis(void)
+{
+    hr_blpop_case(HR_SERVER_REDIS);
+}
+
 /* Runs BLPOP for 2 s under a shorter socket timeout. Stores the results of
  * BLPOP and of the PING after it, and BLPOP's duration. */
-static void hr_blpop_timeout(bool shim, char *result, char *ping, long long *ms)
+static void hr_blpop_timeout(hr_server_kind kind, bool shim, char *result,
+                             char *ping, long long *ms)
 {
     unsigned failures = CU_get_number_of_failures();
     hr_server server;
@@ -193,7 +215,7 @@ static void hr_blpop_timeout(bool shim, char *result, char *ping, long long *ms)
     strcpy(result, "missing");
     strcpy(ping, "missing");
     *ms = -1;
-    if (!hr_start(&server))
+    if (!hr_start(&server, kind))
         return;
     HR_ASSERT_INT_EQ(hr_start_step(&program, &server, shim, NULL,
                                    HR_SOCKET_TIMEOUT_MS, "BLPOP list 2"),
@@ -214,8 +236,9 @@ static void test_blocking_socket_timeout_reported(void)
     char plain_ping[HR_RESULT_SIZE], shimmed_ping[HR_RESULT_SIZE];
     long long plain_ms, shimmed_ms;
 
-    hr_blpop_timeout(false, plain, plain_ping, &plain_ms);
-    hr_blpop_timeout(true, shimmed, shimmed_ping, &shimmed_ms);
+    hr_blpop_timeout(HR_SERVER_VALKEY, false, plain, plain_ping, &plain_ms);
+    hr_blpop_timeout(HR_SERVER_VALKEY, true, shimmed, shimmed_ping,
+                     &shimmed_ms);
 
     HR_ASSERT_TRUE(strncmp(plain, "failed:", 7) == 0);
     HR_ASSERT_STR_EQ(shimmed, plain);
@@ -229,8 +252,14 @@ static void test_blocking_socket_timeout_reported(void)
 }
 
 static CU_TestInfo tests[] = {
-    {"test_blocking_xread_sent_again", test_blocking_xread_sent_again},
-    {"test_blocking_blpop_not_sent_again", test_blocking_blpop_not_sent_again},
+    {"test_blocking_xread_sent_again_valkey",
+     test_blocking_xread_sent_again_valkey},
+    {"test_blocking_xread_sent_again_redis",
+     test_blocking_xread_sent_again_redis},
+    {"test_blocking_blpop_not_sent_again_valkey",
+     test_blocking_blpop_not_sent_again_valkey},
+    {"test_blocking_blpop_not_sent_again_redis",
+     test_blocking_blpop_not_sent_again_redis},
     {"test_blocking_socket_timeout_reported",
      test_blocking_socket_timeout_reported},
     CU_TEST_INFO_NULL,
