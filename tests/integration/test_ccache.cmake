@@ -6,7 +6,11 @@ find_program(HIRETRY_CCACHE ccache)
 find_program(HIRETRY_CCACHE_COMPILER NAMES gcc cc)
 
 set(hiretry_ccache_missing "")
-if(NOT HIRETRY_CCACHE)
+if(HIRETRY_SANITIZE)
+  # A shim built with AddressSanitizer cannot be preloaded into ccache and
+  # the compilers, which are not.
+  set(hiretry_ccache_missing "sanitizer build")
+elseif(NOT HIRETRY_CCACHE)
   set(hiretry_ccache_missing "ccache not found")
 elseif(NOT HIRETRY_CCACHE_COMPILER)
   set(hiretry_ccache_missing "no gcc or cc found")
