@@ -130,6 +130,7 @@ static void hr_check_interposed(void)
 /* Reads the configuration at load time, before any thread of the program. */
 __attribute__((constructor)) static void hr_shim_load(void)
 {
+    hr_log_init();
     pthread_once(&hr_config_once, hr_load_config);
     hr_check_interposed();
 }

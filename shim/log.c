@@ -3,9 +3,38 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 _Atomic int hr_log_threshold = HR_LOG_WARN;
+
+/* Standard error as the library found it; valid false when it was closed. */
+static struct {
+    bool valid;
+    dev_t dev;
+    ino_t ino;
+} hr_stderr_identity;
+
+void hr_log_init(void)
+{
+    struct stat st;
+    int saved_errno = errno;
+
+    if (fstat(STDERR_FILENO, &st) == 0)
+        hr_stderr_identity = (__typeof__(hr_stderr_identity)){
+            true, st.st_dev, st.st_ino};
+    errno = saved_errno;
+}
+
+/* Returns true while descriptor 2 is the standard error found at load. */
+static bool hr_stderr_unchanged(void)
+{
+    struct stat st;
+
+    return hr_stderr_identity.valid && fstat(STDERR_FILENO, &st) == 0 &&
+           st.st_dev == hr_stderr_identity.dev &&
+           st.st_ino == hr_stderr_identity.ino;
+}
 
 static const char *const hr_level_names[] = {
     [HR_LOG_OFF] = "off",   [HR_LOG_ERROR] = "error", [HR_LOG_WARN] = "warn",
@@ -34,7 +63,9 @@ void hr_log_write(hr_log_level level, const char *format, ...)
     line[length++] = '\n';
 
     /* One write() keeps lines from different threads whole. */
-    ssize_t ignored = write(STDERR_FILENO, line, (size_t)length);
-    (void)ignored;
+    if (hr_stderr_unchanged()) {
+        ssize_t ignored = write(STDERR_FILENO, line, (size_t)length);
+        (void)ignored;
+    }
     errno = saved_errno;
 }

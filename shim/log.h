@@ -23,6 +23,14 @@ static inline bool hr_log_enabled(hr_log_level level)
                atomic_load_explicit(&hr_log_threshold, memory_order_relaxed);
 }
 
+/*
+ * Notes what standard error is when the library loads. A line is written
+ * only while file descriptor 2 is still that file: a program that closed
+ * standard error may have reused the descriptor for a socket, even the
+ * connection to the server, where a log line would corrupt the protocol.
+ */
+void hr_log_init(void);
+
 /* Writes one line at level. format contains the key=value pairs. */
 void hr_log_write(hr_log_level level, const char *format, ...)
     __attribute__((format(printf, 2, 3)));

@@ -97,11 +97,66 @@ static void test_messages_hiredis_preloaded_first(void)
     hr_test_finish(&server, &program, failures);
 }
 
+/*
+ * A program that closed standard error: its next connection takes
+ * descriptor 2, and a log line written there would reach the server as a
+ * command and put a stray error reply before the program's own.
+ */
+static void test_messages_not_into_reused_stderr(void)
+{
+    unsigned failures = CU_get_number_of_failures();
+    hr_server_options options = {.kind = HR_SERVER_VALKEY};
+    hr_server server;
+    hr_program program = {0};
+    hr_string_list argv = {0};
+    hr_string_list env = {0};
+    char ready[256], go[256], value[256];
+    redisReply *reply;
+    int rc;
+
+    HR_ASSERT_INT_EQ(hr_server_start(&server, &options), 0);
+    hr_harness_path(ready, sizeof(ready), "%s/err-ready", hr_harness_dir());
+    hr_harness_path(go, sizeof(go), "%s/err-go", hr_harness_dir());
+    rc = hr_script_args(&argv, &server, 2000);
+    rc |= hr_string_list_add(&argv, "PING");
+    rc |= hr_string_list_add(&argv, "@closeerr");
+    rc |= hr_string_list_add(&argv, "@touch:%s", ready);
+    rc |= hr_string_list_add(&argv, "@wait:%s", go);
+    rc |= hr_string_list_add(&argv, "SET k v");
+    rc |= hr_string_list_add(&argv, "LPUSH k x");
+    rc |= hr_string_list_add(&argv, "GET k");
+    rc |= hr_preload_env(&env, HIRETRY_SHIM_PATH);
+    rc |= hr_string_list_add(&env, "HIRETRY_LOG=debug");
+    HR_ASSERT_INT_EQ(rc, 0);
+    HR_ASSERT_INT_EQ(hr_program_start(&program, &argv, &env), 0);
+    hr_string_list_free(&argv);
+    hr_string_list_free(&env);
+
+    /* The kill makes the shim reconnect, on descriptor 2. */
+    HR_ASSERT_INT_EQ(hr_harness_wait_file(ready), 0);
+    reply = hr_server_command(&server, 0, "CLIENT KILL TYPE normal");
+    freeReplyObject(reply);
+    HR_ASSERT_INT_EQ(hr_harness_touch(go), 0);
+    HR_ASSERT_INT_EQ(hr_program_wait(&program, HR_PROGRAM_TIMEOUT_MS), 0);
+
+    HR_ASSERT_TRUE(hr_program_value(&program, "step6", value, sizeof(value)));
+    HR_ASSERT_TRUE(strncmp(value, "error:WRONGTYPE", 15) == 0);
+    HR_ASSERT_TRUE(hr_program_value(&program, "step7", value, sizeof(value)));
+    HR_ASSERT_STR_EQ(value, "string:v");
+    /* The server never received a log line as a command. */
+    HR_ASSERT_INT_EQ(hr_server_command_calls(&server, "hiretry:"), 0);
+    HR_ASSERT_INT_EQ(
+        hr_server_info_integer(&server, "unexpected_error_replies"), 0);
+    hr_test_finish(&server, &program, failures);
+}
+
 static CU_TestInfo tests[] = {
     {"test_messages_only_from_hiredis_programs",
      test_messages_only_from_hiredis_programs},
     {"test_messages_hiredis_preloaded_first",
      test_messages_hiredis_preloaded_first},
+    {"test_messages_not_into_reused_stderr",
+     test_messages_not_into_reused_stderr},
     CU_TEST_INFO_NULL,
 };
 
