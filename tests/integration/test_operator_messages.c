@@ -150,6 +150,43 @@ static void test_messages_not_into_reused_stderr(void)
     hr_test_finish(&server, &program, failures);
 }
 
+/* A connect retried in a busy loop for 1.5 s: at most 20 retry lines a
+ * second, the rest counted. */
+static void test_messages_rate_limited(void)
+{
+    unsigned failures = CU_get_number_of_failures();
+    hr_server_options options = {.kind = HR_SERVER_VALKEY};
+    hr_server server;
+    hr_program program = {0};
+    hr_string_list argv = {0};
+    hr_string_list env = {0};
+    size_t lines;
+    int rc;
+
+    /* A port where a server just stopped: connects are refused at once. */
+    HR_ASSERT_INT_EQ(hr_server_start(&server, &options), 0);
+    HR_ASSERT_INT_EQ(hr_server_kill(&server), 0);
+    rc = hr_script_args(&argv, &server, 0);
+    rc |= hr_string_list_add(&argv, "PING");
+    rc |= hr_preload_env(&env, HIRETRY_SHIM_PATH);
+    rc |= hr_string_list_add(&env, "HIRETRY_LOG=info");
+    rc |= hr_string_list_add(&env, "HIRETRY_BACKOFF=none");
+    rc |= hr_string_list_add(&env, "HIRETRY_RETRIES=-1");
+    rc |= hr_string_list_add(&env, "HIRETRY_DEADLINE=1500ms");
+    HR_ASSERT_INT_EQ(rc, 0);
+    HR_ASSERT_INT_EQ(
+        hr_program_run(&program, &argv, &env, HR_PROGRAM_TIMEOUT_MS), 0);
+    hr_string_list_free(&argv);
+    hr_string_list_free(&env);
+
+    lines = hr_count(program.err, "event=retry");
+    fprintf(stderr, "%zu retry lines in 1.5 s\n", lines);
+    HR_ASSERT_UINT_IN(lines, 1, 3 * 20);
+    HR_ASSERT_UINT_IN(hr_count(program.err, "suppressed="), 1, 3);
+    HR_ASSERT_INT_EQ(hr_count(program.err, "event=give_up"), 1);
+    hr_test_finish(&server, &program, failures);
+}
+
 static CU_TestInfo tests[] = {
     {"test_messages_only_from_hiredis_programs",
      test_messages_only_from_hiredis_programs},
@@ -157,6 +194,7 @@ static CU_TestInfo tests[] = {
      test_messages_hiredis_preloaded_first},
     {"test_messages_not_into_reused_stderr",
      test_messages_not_into_reused_stderr},
+    {"test_messages_rate_limited", test_messages_rate_limited},
     CU_TEST_INFO_NULL,
 };
 
