@@ -78,6 +78,23 @@ void hr_attempt_transport(hr_attempt *attempt, redisContext *c,
                           int error_number, bool may_have_run);
 
 /*
+ * Reconnects c in place with hiredis's redisReconnect, which gives it a
+ * reader with hiredis's own functions, and clears the modes. Returns what
+ * redisReconnect returns.
+ */
+int hr_reconnect_in_place(hr_conn *conn, redisContext *c);
+
+/*
+ * Runs one attempt of command: reconnects first when needed, then sends
+ * cmd (len bytes) and reads its reply. guarded blocks SIGPIPE for it.
+ * Returns the reply, or NULL with attempt set: an error reply is in
+ * attempt->error_reply.
+ */
+void *hr_attempt_command(hr_conn *conn, redisContext *c,
+                         const hr_command *command, const char *cmd, size_t len,
+                         bool guarded, hr_attempt *attempt);
+
+/*
  * Reconnects c in place and restores its session. Returns 0, or -1 with
  * attempt describing the failure.
  */
@@ -90,6 +107,25 @@ int hr_reopen(hr_conn *conn, redisContext *c, hr_attempt *attempt);
 void hr_log_attempt(const redisContext *c, const char *what,
                     const hr_call *call, const hr_attempt *attempt,
                     hr_verdict verdict, int64_t delay_ns);
+
+/*
+ * Sets c's error to REDIS_ERR_OTHER with errstr "reconnect: " and text, for
+ * a failure while restoring a new connection.
+ */
+void hr_set_reconnect_error(redisContext *c, const char *text, size_t len);
+
+/* Ends the transaction state: MULTI, WATCH, a lost block, the recording. */
+void hr_transaction_close(hr_conn *conn);
+
+/*
+ * Marks the open transaction lost with its connection: its commands fail
+ * unsent up to its EXEC or DISCARD.
+ */
+void hr_transaction_lose(hr_conn *conn);
+
+/* Returns true when command ends a transaction: EXEC, DISCARD, RESET, and
+ * UNWATCH outside MULTI. */
+bool hr_ends_transaction(const hr_conn *conn, const hr_command *command);
 
 /*
  * Updates the recorded session and modes after a successful reply. Only

@@ -173,9 +173,8 @@ static void hr_pipeline_queue(hr_conn *conn, char *cmd, size_t len)
     /* EXEC or DISCARD ends a transaction lost with its connection, even
        though its reply will only be the failure. */
     if ((conn->modes & HR_CONN_TRANSACTION_LOST) &&
-        (hr_command_is(&command, "exec") || hr_command_is(&command, "discard")))
-        conn->modes &= ~(unsigned)(HR_CONN_MULTI | HR_CONN_WATCHING |
-                                   HR_CONN_TRANSACTION_LOST);
+        hr_ends_transaction(conn, &command))
+        hr_transaction_close(conn);
     hr_command_release(&command);
 
     if (conn->modes & HR_CONN_UNCOUNTED) {
@@ -348,6 +347,14 @@ static bool hr_owed_repeatable(const hr_owed *owed, hr_writes writes)
     return allowed;
 }
 
+static bool hr_owed_any_blocking(const hr_owed_queue *queue)
+{
+    for (size_t i = 0; i < queue->count; i++)
+        if (hr_owed_at(queue, i)->flags & HR_COMMAND_BLOCKING)
+            return true;
+    return false;
+}
+
 static bool hr_owed_all_repeatable(const hr_owed_queue *queue, hr_writes writes)
 {
     for (size_t i = 0; i < queue->count; i++)
@@ -495,6 +502,16 @@ int hr_pipeline_read(hr_conn *conn, redisContext *c, void **reply)
             if (start_ns < 0)
                 start_ns = hr_now_ns();
             hr_call_begin_at(&call, policy, &hr_monotonic_clock, start_ns);
+        }
+        /* A blocking command that outlived the program's socket timeout
+           still waits on the server: the timeout is the program's. */
+        if (attempt.failure.cls == HR_CLASS_TIMEOUT_ERROR &&
+            hr_owed_any_blocking(&conn->owed)) {
+            hr_log(HR_LOG_DEBUG, "event=blocking_timeout fd=%d", c->fd);
+            hr_pipeline_clear(conn);
+            conn->reconnect_needed = true;
+            errno = attempt.error_number ? attempt.error_number : saved_errno;
+            return REDIS_ERR;
         }
         bool allowed = hr_owed_all_repeatable(&conn->owed, policy->writes);
         hr_verdict verdict =

@@ -143,6 +143,8 @@ void hr_pubsub_observe(hr_conn *conn, const redisContext *c, void *reply)
     }
     if (hr_pubsub_count(&conn->pubsub) == 0)
         conn->modes &= ~(unsigned)HR_CONN_SUBSCRIBED;
+    else
+        conn->modes |= HR_CONN_SUBSCRIBED;
 }
 
 static bool hr_held_push(hr_pubsub *pubsub, void *reply)
@@ -224,12 +226,15 @@ static void hr_resubscribe_refused(redisContext *c, hr_attempt *attempt,
     const char *text = NULL;
     size_t len = 0;
 
-    if (hr_reply_error_text(c, reply, &text, &len))
+    if (hr_reply_error_text(c, reply, &text, &len)) {
         attempt->failure = hr_classify_reply(text, len);
-    else
+        hr_set_reconnect_error(c, text, len);
+    } else {
         attempt->failure = (hr_failure){.cls = HR_CLASS_RESPONSE_ERROR,
                                         .drop_connection = true,
                                         .permanent = true};
+        hr_set_reconnect_error(c, "unexpected reply", 16);
+    }
     attempt->error_number = 0;
     attempt->may_have_run = false;
     attempt->error_reply = NULL;
@@ -426,7 +431,10 @@ int hr_pubsub_command(hr_conn *conn, redisContext *c, const char *cmd,
     int saved_errno = errno;
 
     *reply = NULL;
-    if ((c->err || conn->reconnect_needed) &&
+    /* A command on a connection the server closed while idle cannot have
+       run: it goes out on a new one. */
+    if ((c->err || conn->reconnect_needed ||
+         hr_closed_while_idle(conn, c, hr_now_ns())) &&
         hr_pubsub_reconnect(conn, c, NULL, saved_errno) != 0)
         return REDIS_ERR;
     if (hr_real.redisAppendFormattedCommand(c, cmd, len) != REDIS_OK)

@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "command.h"
+#include "engine.h"
 #include "log.h"
 #include "real.h"
 #include "reply.h"
@@ -45,19 +46,6 @@ void hr_session_record(hr_conn *conn, const hr_slice *argv, int argc,
     hr_conn_set_session(conn, slot, cmd, len);
 }
 
-/* Sets an error on c the way hiredis's own error setter does. */
-static void hr_set_context_error(redisContext *c, int type, const char *text,
-                                 size_t len)
-{
-    int n = snprintf(c->errstr, sizeof(c->errstr), "%s", "reconnect: ");
-
-    if (len > sizeof(c->errstr) - (size_t)n - 1)
-        len = sizeof(c->errstr) - (size_t)n - 1;
-    memcpy(c->errstr + n, text, len);
-    c->errstr[(size_t)n + len] = '\0';
-    c->err = type;
-}
-
 /* Sends one recorded command; returns 0, or -1 with *failure set. */
 static int hr_session_send(redisContext *c, const hr_bytes *command,
                            hr_failure *failure, int *error_number)
@@ -87,7 +75,7 @@ static int hr_session_send(redisContext *c, const hr_bytes *command,
         failure->permanent = true;
     /* The connection is in an unknown session: it must not be used. */
     failure->drop_connection = true;
-    hr_set_context_error(c, REDIS_ERR_OTHER, text, text_len);
+    hr_set_reconnect_error(c, text, text_len);
     hr_real.freeReplyObject(reply);
     return -1;
 }

@@ -1,6 +1,6 @@
 /*
- * Recording and rebuilding MULTI blocks; transaction.h says when a block is
- * carried to a new connection.
+ * Recording and rebuilding MULTI blocks. transaction.h describes when a
+ * block is carried to a new connection.
  */
 #include "transaction.h"
 
@@ -11,6 +11,7 @@
 
 #include "real.h"
 #include "reply.h"
+#include "session.h"
 
 #define HR_TX_INITIAL_CAPACITY 8
 
@@ -77,12 +78,20 @@ void hr_transaction_record(hr_conn *conn, const redisContext *c,
                            const char *cmd, size_t len, void *reply)
 {
     hr_transaction *tx = &conn->tx;
+    hr_command command;
+    unsigned flags;
 
     if (!tx->replayable)
         return;
+    hr_command_init(&command, cmd, len);
+    flags = command.flags;
+    hr_command_release(&command);
     /* A command the server rejected makes EXEC fail with EXECABORT, a
-       reply the shim cannot reproduce on its own. */
+       reply the shim cannot reproduce on its own. A pub/sub or
+       never-repeated command run by EXEC changes the connection in ways
+       the shim does not follow. */
     if (!hr_reply_status_is(c, reply, "QUEUED") ||
+        (flags & (HR_COMMAND_PUBSUB | HR_COMMAND_NEVER_REPEAT)) ||
         tx->len + len > hr_shim_config.pipeline_max ||
         !hr_transaction_push(tx, cmd, len))
         hr_transaction_unreplayable(conn);
@@ -109,11 +118,13 @@ static int hr_replay_expect(redisContext *c, const char *text,
        reply means the block cannot be rebuilt as it was. */
     if (hr_reply_error_text(c, reply, &error, &error_len)) {
         attempt->failure = hr_classify_reply(error, error_len);
+        hr_set_reconnect_error(c, error, error_len);
     } else {
         attempt->failure = (hr_failure){.cls = HR_CLASS_RESPONSE_ERROR,
                                         .not_executed = true,
                                         .drop_connection = true,
                                         .permanent = true};
+        hr_set_reconnect_error(c, "unexpected reply", 16);
     }
     attempt->error_number = 0;
     attempt->may_have_run = false;
@@ -206,4 +217,28 @@ bool hr_transaction_repeat_allowed(const hr_conn *conn,
             return false;
     }
     return true;
+}
+
+void hr_transaction_record_session(hr_conn *conn, const redisContext *c,
+                                   void *reply)
+{
+    const hr_transaction *tx = &conn->tx;
+    const redisReply *r = reply;
+
+    if (!tx->replayable || !hr_reply_readable(c) || r == NULL ||
+        r->type != REDIS_REPLY_ARRAY || r->elements != tx->count)
+        return;
+    for (size_t i = 0; i < tx->count; i++) {
+        hr_command command;
+
+        if (r->element[i]->type == REDIS_REPLY_ERROR)
+            continue;
+        hr_command_init(&command, tx->queued[i].data, tx->queued[i].len);
+        if (command.flags & HR_COMMAND_SESSION) {
+            hr_command_args(&command);
+            hr_session_record(conn, command.argv, command.argc,
+                              tx->queued[i].data, tx->queued[i].len);
+        }
+        hr_command_release(&command);
+    }
 }

@@ -35,6 +35,13 @@ void hr_transaction_record(hr_conn *conn, const redisContext *c,
                            const char *cmd, size_t len, void *reply);
 
 /*
+ * Records the session commands of the block that EXEC ran, from its reply:
+ * each one whose own reply is not an error.
+ */
+void hr_transaction_record_session(hr_conn *conn, const redisContext *c,
+                                   void *reply);
+
+/*
  * Opens MULTI again on a new connection and queues the recorded commands.
  * Returns 0, or -1 with attempt describing the failure.
  */

@@ -1,0 +1,419 @@
+/*
+ * One call of the program's: a command sent with the policy, or once in a
+ * mode that passes it through, the reads of owed replies, and the
+ * program's connects and reconnects.
+ */
+#include "engine.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hiretry/commands.h"
+#include "hiretry/policy.h"
+#include "log.h"
+#include "pipeline.h"
+#include "pubsub.h"
+#include "real.h"
+#include "reply.h"
+#include "session.h"
+#include "transaction.h"
+
+/*
+ * Modes in which a command is sent once, exactly as hiredis would. A failed
+ * connection owes no replies and has no pipeline left, so once the program
+ * has left a broken transaction, the engine reconnects it like any other.
+ */
+static bool hr_pass_through(hr_conn *conn, const redisContext *c,
+                            const hr_command *command)
+{
+    if (command->flags & HR_COMMAND_NEVER_REPEAT)
+        return true;
+    if (conn->tx.open && conn->modes == HR_CONN_MULTI)
+        return false;
+    /* A subscriber subscribes again before its command is sent. */
+    if (c->err &&
+        !(conn->modes & (HR_CONN_TRANSACTION_LOST | HR_CONN_SUBSCRIBED))) {
+        conn->modes = 0;
+        return false;
+    }
+    return conn->modes != 0 || hr_output_pending(c) != 0;
+}
+
+/* Sends a command once with no policy, keeping the modes up to date. */
+static void *hr_send_once(hr_conn *conn, redisContext *c, hr_command *command,
+                          const char *cmd, size_t len)
+{
+    bool in_transaction = conn->modes & (HR_CONN_MULTI | HR_CONN_WATCHING |
+                                         HR_CONN_TRANSACTION_LOST);
+    bool ends_transaction = hr_ends_transaction(conn, command);
+    void *reply = NULL;
+
+    /* A lost transaction's commands fail unsent: the connection may be a
+       new one, where they would run at once, outside any MULTI. */
+    if ((conn->modes & HR_CONN_TRANSACTION_LOST) && c->err == 0) {
+        c->err = REDIS_ERR_OTHER;
+        snprintf(c->errstr, sizeof(c->errstr),
+                 "transaction lost with its connection");
+    }
+
+    /* On a failed connection hiredis would keep the bytes in its output
+       buffer and send them after a reconnect. While subscribed, the reply
+       returned is the next message, which may have been kept back. */
+    if ((conn->modes & HR_CONN_SUBSCRIBED) &&
+        !(conn->modes & HR_CONN_MONITORING)) {
+        hr_pubsub_command(conn, c, cmd, len, &reply);
+    } else if (c->err == 0 &&
+               hr_real.redisAppendFormattedCommand(c, cmd, len) == REDIS_OK) {
+        hr_real.redisGetReply(c, &reply);
+    }
+
+    if (reply == NULL) {
+        /* A transaction whose connection failed fails as a whole: no
+           command of it may reach a new connection. */
+        if (in_transaction && !ends_transaction)
+            hr_transaction_lose(conn);
+        if (ends_transaction)
+            hr_transaction_close(conn);
+        return NULL;
+    }
+    hr_after_success(conn, c, command, cmd, len, reply);
+    return reply;
+}
+
+/* Ends a call that gave up: returns what hiredis would have returned. */
+static void *hr_give_up(hr_conn *conn, const hr_attempt *attempt,
+                        int saved_errno)
+{
+    if (attempt->error_reply != NULL) {
+        errno = saved_errno;
+        return attempt->error_reply;
+    }
+    if (attempt->failure.drop_connection)
+        conn->reconnect_needed = true;
+    errno = attempt->error_number ? attempt->error_number : saved_errno;
+    return NULL;
+}
+
+/* Marks the connection for a reconnect if the server closed it idle. */
+static void hr_check_idle(hr_conn *conn, redisContext *c, int64_t now)
+{
+    if (now - conn->last_io_ns >= HR_IDLE_CHECK_NS && !c->err &&
+        !conn->reconnect_needed && hr_closed_while_idle(conn, c, now))
+        conn->reconnect_needed = true;
+}
+
+/*
+ * Updates the session and the modes after a successful command, and starts
+ * recording a transaction that MULTI opened with no WATCH active.
+ */
+static void hr_after_command(hr_conn *conn, redisContext *c,
+                             hr_command *command, const char *cmd, size_t len,
+                             void *reply)
+{
+    bool opens = !conn->tx.open && hr_command_is(command, "multi");
+
+    if (conn->tx.open && hr_command_is(command, "exec"))
+        hr_transaction_record_session(conn, c, reply);
+    hr_after_success(conn, c, command, cmd, len, reply);
+    if (opens && conn->modes == HR_CONN_MULTI)
+        hr_transaction_begin(conn, c);
+}
+
+/*
+ * Ends the recording after a command inside MULTI failed for good. EXEC
+ * and DISCARD close the block either way. A queued command that the server
+ * rejected leaves the block open, marked, and one lost with its connection
+ * makes every command up to EXEC or DISCARD fail.
+ */
+static void hr_transaction_failed(hr_conn *conn, redisContext *c,
+                                  const hr_command *command, const char *cmd,
+                                  size_t len, const hr_attempt *attempt)
+{
+    if (hr_ends_transaction(conn, command))
+        hr_transaction_close(conn);
+    else if (attempt->error_reply != NULL && !conn->reconnect_needed)
+        hr_transaction_record(conn, c, cmd, len, attempt->error_reply);
+    else
+        hr_transaction_lose(conn);
+}
+
+/*
+ * Sends the rest of the session after the program's AUTH or HELLO opened
+ * it. On a failure the next command reconnects, and its restore fails the
+ * same way before anything of the program's is sent.
+ */
+static void hr_finish_session(hr_conn *conn, redisContext *c)
+{
+    hr_failure failure;
+    int error_number;
+
+    if (hr_session_complete(conn, c, &failure, &error_number) != 0)
+        conn->reconnect_needed = true;
+}
+
+/*
+ * Returns the writes mode for one command. Transaction and pub/sub commands
+ * that may have run are never sent again. A blocking command that may have
+ * run may have popped an element, so under all it is repeated only when it
+ * reads, as under safe.
+ */
+static hr_writes hr_command_writes(const hr_command *command, hr_writes writes)
+{
+    if (command->flags & (HR_COMMAND_TRANSACTION | HR_COMMAND_PUBSUB))
+        return HR_WRITES_NONE;
+    if ((command->flags & HR_COMMAND_BLOCKING) && writes == HR_WRITES_ALL)
+        return HR_WRITES_SAFE;
+    return writes;
+}
+
+/*
+ * Returns true when a blocking command outlived the socket timeout the
+ * program set. The command still waits on the server, and the timeout is
+ * the program's own choice: it gets it as from hiredis, with no retry.
+ */
+static bool hr_blocking_timed_out(const hr_command *command,
+                                  const hr_attempt *attempt)
+{
+    return (command->flags & HR_COMMAND_BLOCKING) &&
+           attempt->error_reply == NULL &&
+           attempt->failure.cls == HR_CLASS_TIMEOUT_ERROR;
+}
+
+static void *hr_retry_loop(hr_conn *conn, redisContext *c, hr_command *command,
+                           const char *cmd, size_t len, int saved_errno)
+{
+    const hr_policy *policy = &hr_shim_config.policy;
+    hr_writes writes = hr_command_writes(command, policy->writes);
+    int64_t now = hr_now_ns();
+    hr_call call;
+    hr_attempt attempt;
+    int64_t delay_ns;
+
+    hr_check_idle(conn, c, now);
+    call.failures = 0; /* the call itself starts at the first failure */
+    for (;;) {
+        void *reply = hr_attempt_command(conn, c, command, cmd, len,
+                                         call.failures > 0, &attempt);
+        if (reply != NULL) {
+            conn->last_io_ns = hr_now_ns();
+            if (conn->awaiting_auth && conn->opening_session)
+                hr_finish_session(conn, c);
+            if (conn->tx.open && !(command->flags & HR_COMMAND_TRANSACTION))
+                hr_transaction_record(conn, c, cmd, len, reply);
+            if (command->flags & HR_COMMAND_TRACKED)
+                hr_after_command(conn, c, command, cmd, len, reply);
+            errno = saved_errno;
+            return reply;
+        }
+
+        if (hr_blocking_timed_out(command, &attempt)) {
+            hr_log(HR_LOG_DEBUG, "event=blocking_timeout fd=%d", c->fd);
+            return hr_give_up(conn, &attempt, saved_errno);
+        }
+        if (call.failures == 0)
+            hr_call_begin_at(&call, policy, &hr_monotonic_clock, now);
+        bool allowed;
+        if (conn->tx.open) {
+            allowed = hr_transaction_repeat_allowed(
+                conn, command, attempt.may_have_run, policy->writes);
+        } else {
+            if (attempt.may_have_run)
+                hr_command_classify_fully(command);
+            allowed = hr_repeat_allowed(writes, command->info.safety,
+                                        attempt.may_have_run);
+        }
+        hr_verdict verdict =
+            hr_call_failed(&call, &attempt.failure, allowed, &delay_ns);
+        if (hr_log_enabled(HR_LOG_WARN)) {
+            char name[40];
+            hr_command_name(command, name, sizeof(name));
+            hr_log_attempt(c, name, &call, &attempt, verdict, delay_ns);
+        }
+        if (verdict != HR_RETRY) {
+            if (conn->tx.open)
+                hr_transaction_failed(conn, c, command, cmd, len, &attempt);
+            return hr_give_up(conn, &attempt, saved_errno);
+        }
+
+        /* Inside MULTI, even a command the server refused (LOADING) marks
+           the block: only a new connection rebuilds it clean. */
+        if (conn->tx.open)
+            conn->reconnect_needed = true;
+        if (attempt.error_reply != NULL)
+            hr_real.freeReplyObject(attempt.error_reply);
+        hr_call_sleep(&call, delay_ns);
+    }
+}
+
+int hr_engine_get_reply(hr_conn *conn, redisContext *c, void **reply)
+{
+    void *aux = NULL;
+    int rc;
+
+    if (conn->modes == 0)
+        return hr_pipeline_read(conn, c, reply);
+
+    if ((conn->modes & HR_CONN_SUBSCRIBED) &&
+        !(conn->modes & HR_CONN_MONITORING))
+        rc = hr_pubsub_read(conn, c, &aux);
+    else
+        rc = hr_real.redisGetReply(c, &aux);
+
+    if (rc != REDIS_OK) {
+        /* The owed replies are lost with the connection, and so is an
+           open transaction: its commands must now fail up to its end,
+           unless the program already sent that end. */
+        if (hr_pipeline_owes_transaction_end(conn))
+            hr_transaction_close(conn);
+        else if (conn->modes & (HR_CONN_MULTI | HR_CONN_WATCHING))
+            hr_transaction_lose(conn);
+        hr_pipeline_clear(conn);
+    } else if (aux != NULL && conn->owed.count > 0 &&
+               !hr_pubsub_is_message(conn, c, aux)) {
+        /* A pub/sub message is the reply to no command. */
+        hr_pipeline_pop(conn, c, aux);
+    }
+    if (reply != NULL)
+        *reply = aux;
+    return rc;
+}
+
+/*
+ * Sends a command behind owed ones. As in hiredis, the reply returned is the
+ * one to the oldest owed command, and the command joins the pipeline.
+ */
+static void *hr_join_pipeline(hr_conn *conn, redisContext *c, char *cmd,
+                              size_t len)
+{
+    void *reply = NULL;
+
+    if (hr_pipeline_append(conn, c, cmd, len) != REDIS_OK)
+        return NULL;
+    if (hr_engine_get_reply(conn, c, &reply) != REDIS_OK)
+        return NULL;
+    return reply;
+}
+
+/*
+ * Moves a large command into the connection's spare buffer and frees it.
+ * hiredis frees a formatted command once it is in the output buffer, before
+ * writing. Keeping it until the reply instead, as a retry needs, changed
+ * the order of frees enough for malloc to give the heap top back to the
+ * kernel and take it again on every command: a 100 KiB SET loop ran at a
+ * third of its speed. The spare buffer stays allocated between commands.
+ */
+static char *hr_keep_large(hr_conn *conn, char *cmd, size_t len)
+{
+    if (len > conn->spare_size) {
+        char *spare = realloc(conn->spare, len);
+
+        if (spare == NULL)
+            return cmd;
+        conn->spare = spare;
+        conn->spare_size = len;
+    }
+    memcpy(conn->spare, cmd, len);
+    free(cmd);
+    return conn->spare;
+}
+
+void *hr_engine_command(hr_conn *conn, redisContext *c, char *cmd, size_t len)
+{
+    int saved_errno = errno;
+    hr_command command;
+    void *reply;
+
+    if (conn->owed.count > 0)
+        return hr_join_pipeline(conn, c, cmd, len);
+
+    if (len > HR_LARGE_COMMAND && len <= HR_SPARE_MAX)
+        cmd = hr_keep_large(conn, cmd, len);
+    hr_command_init(&command, cmd, len);
+    conn->opening_session =
+        hr_command_is(&command, "auth") || hr_command_is(&command, "hello");
+    if (hr_pass_through(conn, c, &command))
+        reply = hr_send_once(conn, c, &command, cmd, len);
+    else
+        reply = hr_retry_loop(conn, c, &command, cmd, len, saved_errno);
+    conn->opening_session = false;
+    hr_command_release(&command);
+    if (cmd != conn->spare)
+        free(cmd);
+    return reply;
+}
+
+redisContext *hr_engine_connected(redisContext *c, int error_number)
+{
+    hr_conn *conn;
+    hr_call call;
+    hr_attempt attempt;
+    int64_t delay_ns;
+
+    if (c == NULL || !(c->flags & REDIS_BLOCK))
+        return c;
+    conn = hr_conn_add(c);
+    if (conn == NULL) {
+        hr_log(HR_LOG_WARN, "event=untracked reason=out_of_memory");
+        return c;
+    }
+    conn->last_io_ns = hr_now_ns();
+
+    hr_call_begin(&call, &hr_shim_config.policy, &hr_monotonic_clock);
+    while (c->err) {
+        hr_attempt_transport(&attempt, c, error_number, false);
+        hr_verdict verdict =
+            hr_call_failed(&call, &attempt.failure, true, &delay_ns);
+        hr_log_attempt(c, "connect", &call, &attempt, verdict, delay_ns);
+        if (verdict != HR_RETRY) {
+            errno = error_number;
+            break;
+        }
+        hr_call_sleep(&call, delay_ns);
+        hr_reconnect_in_place(conn, c);
+        error_number = errno;
+    }
+    return c;
+}
+
+int hr_engine_reconnect(hr_conn *conn, redisContext *c)
+{
+    int saved_errno = errno;
+    hr_call call;
+    hr_attempt attempt;
+    int64_t delay_ns;
+
+    /* hiredis drops the output buffer and the reader: no owed reply can
+       arrive any more, and the server drops an open MULTI. */
+    hr_pipeline_clear(conn);
+    hr_transaction_end(conn);
+    hr_pubsub_clear(conn);
+    /* After rejected credentials the program authenticates itself next:
+       the reconnect stays bare, and the rest follows its AUTH. */
+    conn->opening_session = conn->awaiting_auth;
+    /* A session the shim does not know is the program's to set up again,
+       as without the shim. */
+    if (conn->session_unknown) {
+        hr_conn_clear_session(conn);
+        conn->session_unknown = false;
+    }
+    hr_call_begin(&call, &hr_shim_config.policy, &hr_monotonic_clock);
+    for (;;) {
+        if (hr_reopen(conn, c, &attempt) == 0) {
+            conn->opening_session = false;
+            conn->last_io_ns = hr_now_ns();
+            errno = saved_errno;
+            return REDIS_OK;
+        }
+        hr_verdict verdict =
+            hr_call_failed(&call, &attempt.failure, true, &delay_ns);
+        hr_log_attempt(c, "reconnect", &call, &attempt, verdict, delay_ns);
+        if (verdict != HR_RETRY) {
+            conn->opening_session = false;
+            errno = attempt.error_number ? attempt.error_number : saved_errno;
+            return REDIS_ERR;
+        }
+        hr_call_sleep(&call, delay_ns);
+    }
+}
