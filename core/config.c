@@ -149,6 +149,16 @@ static int hr_store_pipeline_max(const char *text, hr_config *config)
     return 0;
 }
 
+static int hr_store_idle_check(const char *text, hr_config *config)
+{
+    int64_t ns;
+
+    if (hr_parse_duration(text, &ns) != 0 || ns > HR_BACKOFF_MAX_NS)
+        return -1;
+    config->idle_check_ns = ns;
+    return 0;
+}
+
 static int hr_store_log(const char *text, hr_config *config)
 {
     int index = hr_keyword_index(text, hr_log_level_names,
@@ -228,7 +238,14 @@ static int hr_store_disable(const char *text, hr_config *config)
     X("HIRETRY_DISABLE", hr_store_disable,                                     \
       "a boolean (1/0, true/false, yes/no or on/off, in any case), where "     \
       "empty means false",                                                     \
-      "false", "Turns hiretry into a pure pass-through to hiredis when true.")
+      "false", "Turns hiretry into a pure pass-through to hiredis when true.") \
+    X("HIRETRY_IDLE_CHECK", hr_store_idle_check,                               \
+      "a duration from 0 to 3600s with a unit of us, ms or s, where 0 checks " \
+      "before every command",                                                  \
+      "250us",                                                                 \
+      "Sets how long a connection may sit idle before the next command checks" \
+      " with one poll(2) whether the server closed it, so that the command "   \
+      "goes out on a new connection instead of failing.")
 
 #define HR_CONFIG_DOC_ROW(name, store, accepted, default_value, summary)       \
     {name, accepted, default_value, summary},

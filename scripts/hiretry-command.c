@@ -209,6 +209,9 @@ static const char hr_run_help[] =
     "                       commands kept per connection to send again after\n"
     "                       a reconnect, bare or with B, KiB, MiB or GiB, 0\n"
     "                       for none (default 1MiB)\n"
+    "  --idle-check DURATION  HIRETRY_IDLE_CHECK: idle time after which the\n"
+    "                       next command first checks the connection with\n"
+    "                       one poll(2), 0 for every command (default 250us)\n"
     "  --log LEVEL          HIRETRY_LOG: the level of the log on standard\n"
     "                       error, one of off, error, warn, info or debug\n"
     "                       (default warn)\n"
@@ -334,6 +337,7 @@ static const hr_run_option hr_run_options[] = {
     {"--writes", "HIRETRY_WRITES", NULL},
     {"--deadline", "HIRETRY_DEADLINE", NULL},
     {"--pipeline-max", "HIRETRY_PIPELINE_MAX", NULL},
+    {"--idle-check", "HIRETRY_IDLE_CHECK", NULL},
     {"--log", "HIRETRY_LOG", NULL},
     {"--disable", "HIRETRY_DISABLE", "1"},
     {"--library", NULL, NULL},

@@ -99,7 +99,7 @@ static void *hr_give_up(hr_conn *conn, const hr_attempt *attempt,
 /* Marks the connection for a reconnect if the server closed it idle. */
 static void hr_check_idle(hr_conn *conn, redisContext *c, int64_t now)
 {
-    if (now - conn->last_io_ns >= HR_IDLE_CHECK_NS && !c->err &&
+    if (now - conn->last_io_ns >= hr_shim_config.idle_check_ns && !c->err &&
         !conn->reconnect_needed && hr_closed_while_idle(conn, c, now))
         conn->reconnect_needed = true;
 }

@@ -358,7 +358,7 @@ bool hr_closed_while_idle(hr_conn *conn, const redisContext *c, int64_t now)
 {
     char endpoint[160];
 
-    if (c->fd < 0 || now - conn->last_io_ns < HR_IDLE_CHECK_NS ||
+    if (c->fd < 0 || now - conn->last_io_ns < hr_shim_config.idle_check_ns ||
         !hr_socket_closed(c->fd))
         return false;
     /* A reconnect follows, and info shows every reconnect. */

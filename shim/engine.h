@@ -19,16 +19,6 @@
 #include "shim.h"
 
 /*
- * A connection left idle for longer than this since its last reply is
- * checked for a close by the server before a command is written on it. A
- * command sent into a connection the server had already closed then counts
- * as never run, and a killed or restarted server shows up as such a close.
- * The check costs one poll(2), which back-to-back commands skip.
- * NOTE: a fixed value until the idle check becomes configurable.
- */
-#define HR_IDLE_CHECK_NS (250 * 1000LL)
-
-/*
  * Commands longer than this may need several write(2) calls, and a write
  * after the server reset the connection raises SIGPIPE, so they are sent
  * with SIGPIPE blocked. Shorter ones go out in one write, which a reset
@@ -68,7 +58,12 @@ static inline int64_t hr_now_ns(void)
 bool hr_socket_closed(int fd);
 
 /*
- * Returns true when c has been idle for HR_IDLE_CHECK_NS or more at now and
+ * The idle check. A command sent into a connection the server had already
+ * closed counts as never run, and a killed or restarted server shows up as
+ * such a close. The check costs one poll(2), which back-to-back commands
+ * skip.
+ *
+ * Returns true when c has been idle for HIRETRY_IDLE_CHECK or more at now and
  * the server has closed it meanwhile, which one poll(2) detects.
  */
 bool hr_closed_while_idle(hr_conn *conn, const redisContext *c, int64_t now);

@@ -49,7 +49,8 @@ static bool hr_start(hr_server *server, int idle_timeout_s)
 
 /* Starts hr_workload with the shim: op in db 5 under a client name. */
 static int hr_start_program(hr_program *program, const hr_server *server,
-                            const char *op, int ops, int sleep_ms)
+                            const char *op, int ops, int sleep_ms,
+                            const char *setting)
 {
     hr_string_list argv = {0};
     hr_string_list env = {0};
@@ -72,6 +73,8 @@ static int hr_start_program(hr_program *program, const hr_server *server,
     rc |= hr_preload_env(&env, HIRETRY_SHIM_PATH);
     rc |= hr_string_list_add(&env, "HIRETRY_RETRIES=50");
     rc |= hr_string_list_add(&env, "HIRETRY_LOG=info");
+    if (setting != NULL)
+        rc |= hr_string_list_add(&env, "%s", setting);
 
     if (rc == 0)
         rc = hr_program_start(program, &argv, &env);
@@ -119,7 +122,7 @@ static long long hr_kill_clients(const hr_server *server)
 static void hr_run_with_kills(hr_server *server, hr_program *program,
                               const char *op)
 {
-    HR_ASSERT_INT_EQ(hr_start_program(program, server, op, HR_OPS, 5), 0);
+    HR_ASSERT_INT_EQ(hr_start_program(program, server, op, HR_OPS, 5, NULL), 0);
 
     for (int kill = 1; kill <= HR_KILLS; kill++) {
         long long calls = (long long)kill * HR_CALLS_BETWEEN_KILLS;
@@ -295,7 +298,7 @@ static void test_events_idle_timeout_incr(void)
         return;
     before = hr_server_info_integer(&server, "total_connections_received");
     HR_ASSERT_INT_EQ(hr_start_program(&program, &server, "incr", HR_IDLE_OPS,
-                                      HR_IDLE_SLEEP_MS),
+                                      HR_IDLE_SLEEP_MS, NULL),
                      0);
     HR_ASSERT_INT_EQ(hr_program_wait(&program, HR_PROGRAM_TIMEOUT_MS), 0);
     after = hr_server_info_integer(&server, "total_connections_received");
@@ -317,11 +320,40 @@ static void test_events_idle_timeout_incr(void)
     hr_test_finish(&server, &program, failures);
 }
 
+/*
+ * The same idle closes with the idle check pushed past the pauses: each
+ * INCR after one is written into the closed connection, may have run, and
+ * fails under HIRETRY_WRITES=safe. This shows what the check buys.
+ */
+static void test_events_idle_check_setting(void)
+{
+    unsigned failures = CU_get_number_of_failures();
+    hr_server server;
+    hr_program program = {0};
+    hr_workload_results r;
+
+    if (!hr_start(&server, HR_IDLE_TIMEOUT_S))
+        return;
+    HR_ASSERT_INT_EQ(hr_start_program(&program, &server, "incr", HR_IDLE_OPS,
+                                      HR_IDLE_SLEEP_MS,
+                                      "HIRETRY_IDLE_CHECK=3600s"),
+                     0);
+    HR_ASSERT_INT_EQ(hr_program_wait(&program, HR_PROGRAM_TIMEOUT_MS), 0);
+    hr_workload_results_read(&program, &r);
+
+    HR_ASSERT_INT_EQ(program.status, 0);
+    HR_ASSERT_UINT_IN(r.errors, 1, HR_IDLE_OPS);
+    HR_ASSERT_TRUE(strstr(program.err, "reason=unsafe") != NULL);
+    HR_ASSERT_TRUE(strstr(program.err, "event=closed_while_idle") == NULL);
+    hr_test_finish(&server, &program, failures);
+}
+
 static CU_TestInfo tests[] = {
     {"test_events_client_kill_set", test_events_client_kill_set},
     {"test_events_client_kill_get", test_events_client_kill_get},
     {"test_events_idle_timeout_incr", test_events_idle_timeout_incr},
     {"test_events_large_set_sigpipe", test_events_large_set_sigpipe},
+    {"test_events_idle_check_setting", test_events_idle_check_setting},
     CU_TEST_INFO_NULL,
 };
 

@@ -311,6 +311,7 @@ static const char check_defaults[] =
     "HIRETRY_PIPELINE_MAX  default      1MiB\n"
     "HIRETRY_LOG           default      warn\n"
     "HIRETRY_DISABLE       default      false\n"
+    "HIRETRY_IDLE_CHECK    default      250us\n"
     "result: valid\n";
 
 static void test_check_defaults_valid(void)
@@ -509,7 +510,8 @@ static void test_check_env_format(void)
                            "HIRETRY_DEADLINE=0\n"
                            "HIRETRY_PIPELINE_MAX=1MiB\n"
                            "HIRETRY_LOG=warn\n"
-                           "HIRETRY_DISABLE=false\n");
+                           "HIRETRY_DISABLE=false\n"
+                           "HIRETRY_IDLE_CHECK=250us\n");
     ASSERT_LINE(run.err, "hiretry: invalid HIRETRY_LOG=\"loud\": expected one "
                          "of off, error, warn, info or debug, in any case; "
                          "using the default warn");

@@ -20,7 +20,7 @@
 
 #define ARRAY_LEN(array) (sizeof(array) / sizeof((array)[0]))
 
-#define VAR_COUNT 10
+#define VAR_COUNT 11
 #define FAKE_ENV_MAX 16
 #define READS_MAX 64
 #define MESSAGES_MAX 16
@@ -194,6 +194,8 @@ static int64_t read_setting(const hr_config *config, const char *name)
         return config->log_level;
     if (strcmp(name, "HIRETRY_DISABLE") == 0)
         return config->disable;
+    if (strcmp(name, "HIRETRY_IDLE_CHECK") == 0)
+        return config->idle_check_ns;
     return INT64_MIN;
 }
 
@@ -238,6 +240,7 @@ static void assert_defaults(const hr_config *config)
     HR_ASSERT_UINT_EQ(config->pipeline_max, MIB);
     HR_ASSERT_INT_EQ(config->log_level, HR_LOG_WARN);
     HR_ASSERT_INT_EQ(config->disable, false);
+    HR_ASSERT_INT_EQ(config->idle_check_ns, 250000);
 }
 
 static void test_config_defaults_values(void)
@@ -279,7 +282,7 @@ static void test_config_vars_table(void)
         "HIRETRY_RETRIES",     "HIRETRY_BACKOFF",      "HIRETRY_BACKOFF_BASE",
         "HIRETRY_BACKOFF_CAP", "HIRETRY_RETRY_ON",     "HIRETRY_WRITES",
         "HIRETRY_DEADLINE",    "HIRETRY_PIPELINE_MAX", "HIRETRY_LOG",
-        "HIRETRY_DISABLE",
+        "HIRETRY_DISABLE",     "HIRETRY_IDLE_CHECK",
     };
     size_t count = 0;
     const hr_config_var *vars = hr_config_vars(&count);
@@ -312,6 +315,7 @@ static void test_config_vars_default_texts(void)
     HR_ASSERT_STR_EQ(vars[7].default_value, "1MiB");
     HR_ASSERT_STR_EQ(vars[8].default_value, "warn");
     HR_ASSERT_STR_EQ(vars[9].default_value, "false");
+    HR_ASSERT_STR_EQ(vars[10].default_value, "250us");
 }
 
 /* Each documented default, set as the variable's value, loads as valid. */
@@ -412,6 +416,10 @@ static const setting_case good_cases[] = {
     {"HIRETRY_DEADLINE", "0.000000001s", 1},
     {"HIRETRY_DEADLINE", "1.234567891s", 1234567891},
     {"HIRETRY_DEADLINE", "86400s", INT64_C(86400000000000)},
+    {"HIRETRY_IDLE_CHECK", "0", 0},
+    {"HIRETRY_IDLE_CHECK", "250us", 250000},
+    {"HIRETRY_IDLE_CHECK", "30s", INT64_C(30000000000)},
+    {"HIRETRY_IDLE_CHECK", "3600s", INT64_C(3600000000000)},
     {"HIRETRY_PIPELINE_MAX", "0", 0},
     {"HIRETRY_PIPELINE_MAX", "0B", 0},
     {"HIRETRY_PIPELINE_MAX", "0KiB", 0},
@@ -592,6 +600,11 @@ static const fake_variable bad_cases[] = {
     {"HIRETRY_DEADLINE", "0.0000000001s"},
     {"HIRETRY_DEADLINE", "9223372036854775808us"},
     {"HIRETRY_DEADLINE", "9223372036.854775808s"},
+    {"HIRETRY_IDLE_CHECK", ""},
+    {"HIRETRY_IDLE_CHECK", "250"},
+    {"HIRETRY_IDLE_CHECK", "-1ms"},
+    {"HIRETRY_IDLE_CHECK", "3601s"},
+    {"HIRETRY_IDLE_CHECK", "off"},
     {"HIRETRY_PIPELINE_MAX", ""},
     {"HIRETRY_PIPELINE_MAX", "1073741825"},
     {"HIRETRY_PIPELINE_MAX", "1073741825B"},
@@ -951,6 +964,7 @@ static void test_config_one_message_per_invalid_variable(void)
     env_set("HIRETRY_PIPELINE_MAX", "1MB");
     env_set("HIRETRY_LOG", "warning");
     env_set("HIRETRY_DISABLE", "maybe");
+    env_set("HIRETRY_IDLE_CHECK", "5");
 
     HR_ASSERT_INT_EQ(load(&config, sources), VAR_COUNT);
     HR_ASSERT_INT_EQ(message_count, VAR_COUNT);

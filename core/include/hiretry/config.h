@@ -29,6 +29,7 @@ typedef struct hr_config {
     size_t pipeline_max;    /* HIRETRY_PIPELINE_MAX, in bytes */
     hr_log_level log_level; /* HIRETRY_LOG */
     bool disable;           /* HIRETRY_DISABLE */
+    int64_t idle_check_ns;  /* HIRETRY_IDLE_CHECK */
 } hr_config;
 
 /* Where a setting's value came from. */
