@@ -15,6 +15,7 @@
 #include "pipeline.h"
 #include "real.h"
 #include "reply.h"
+#include "session.h"
 #include "sigpipe.h"
 
 #define HR_NAMES_INITIAL_CAPACITY 8
@@ -270,13 +271,12 @@ static void hr_resend_owed(hr_conn *conn, redisContext *c)
  * absorbing the confirmations and keeping back the messages that arrive
  * among them. Returns 0, or -1 with attempt set.
  */
-static int hr_resubscribe(hr_conn *conn, redisContext *c, hr_attempt *attempt)
+static int hr_subscribe_again(hr_conn *conn, redisContext *c,
+                              hr_attempt *attempt)
 {
     hr_pubsub *pubsub = &conn->pubsub;
     size_t expected = 0;
 
-    if (hr_reopen(conn, c, attempt) != 0)
-        return -1;
     for (int kind = 0; kind < HR_SUB_KINDS; kind++) {
         if (pubsub->names[kind].count == 0)
             continue;
@@ -314,6 +314,44 @@ static int hr_resubscribe(hr_conn *conn, redisContext *c, hr_attempt *attempt)
     conn->modes |= HR_CONN_SUBSCRIBED;
     hr_resend_owed(conn, c);
     return 0;
+}
+
+static int hr_resubscribe(hr_conn *conn, redisContext *c, hr_attempt *attempt)
+{
+    if (hr_reopen(conn, c, attempt) != 0)
+        return -1;
+    return hr_subscribe_again(conn, c, attempt);
+}
+
+/*
+ * Sends a subscriber's AUTH or HELLO after the server rejected the recorded
+ * credentials: first on a new connection, then the rest of the session and
+ * the subscriptions follow it. Returns what redisGetReply returns.
+ */
+static int hr_pubsub_authenticate(hr_conn *conn, redisContext *c,
+                                  const char *cmd, size_t len, void **reply)
+{
+    hr_attempt attempt;
+    const char *text;
+    size_t text_len;
+    int rc;
+
+    rc = hr_reopen(conn, c, &attempt);
+    /* The reconnect cleared the modes: the subscriptions still stand. */
+    conn->modes |= HR_CONN_SUBSCRIBED;
+    if (rc != 0 ||
+        hr_real.redisAppendFormattedCommand(c, cmd, len) != REDIS_OK ||
+        hr_real.redisGetReply(c, reply) != REDIS_OK)
+        return REDIS_ERR;
+    if (hr_reply_error_text(c, *reply, &text, &text_len))
+        return REDIS_OK;
+    /* Whatever fails here, the next read tries again from a new
+       connection, which the program's credentials now open. */
+    if (hr_session_complete(conn, c, &attempt.failure, &attempt.error_number) !=
+            0 ||
+        hr_subscribe_again(conn, c, &attempt) != 0)
+        conn->reconnect_needed = true;
+    return REDIS_OK;
 }
 
 static void hr_log_resubscribed(const redisContext *c, const hr_pubsub *pubsub,
@@ -431,6 +469,8 @@ int hr_pubsub_command(hr_conn *conn, redisContext *c, const char *cmd,
     int saved_errno = errno;
 
     *reply = NULL;
+    if (conn->awaiting_auth && conn->opening_session)
+        return hr_pubsub_authenticate(conn, c, cmd, len, reply);
     /* A command on a connection the server closed while idle cannot have
        run: it goes out on a new one. */
     if ((c->err || conn->reconnect_needed ||

@@ -17,10 +17,10 @@
  * a failure that sets err and errstr, and the program must get a working
  * connection back at its next call, as README.md promises.
  *
- * NOTE: three cases fail today and are built only with -DHR_KNOWN_GAPS: a
- * subscriber that authenticates again after WRONGPASS, an AUTH appended
- * after WRONGPASS, and an UNSUBSCRIBE whose confirmation was lost with the
- * connection (the shim subscribes that channel again).
+ * NOTE: two cases fail today and are built only with -DHR_KNOWN_GAPS: an
+ * AUTH appended to a pipeline after WRONGPASS, and an UNSUBSCRIBE whose
+ * confirmation was lost with the connection (the shim subscribes that
+ * channel again).
  */
 #include "harness.h"
 #include "hr_test.h"
@@ -1131,7 +1131,6 @@ static void test_modes_pubsub_rejected_sets_err(void)
     hr_run_end(&run, failures);
 }
 
-#ifdef HR_KNOWN_GAPS
 /*
  * A subscriber whose password changed: the restore's AUTH is rejected, and
  * the program replies with AUTH and the new password. That AUTH must go
@@ -1166,7 +1165,6 @@ static void test_modes_pubsub_new_password_auth(void)
     HR_ASSERT_TRUE(strstr(run.program.err, HR_NEW_PASSWORD) == NULL);
     hr_run_end(&run, failures);
 }
-#endif
 
 /*
  * With HIRETRY_RETRIES=2 a subscriber gives up while the server is down,
@@ -1623,10 +1621,8 @@ static CU_TestInfo tests[] = {
      test_modes_pubsub_command_after_idle_close},
     {"test_modes_pubsub_rejected_sets_err",
      test_modes_pubsub_rejected_sets_err},
-#ifdef HR_KNOWN_GAPS
     {"test_modes_pubsub_new_password_auth",
      test_modes_pubsub_new_password_auth},
-#endif
     {"test_modes_pubsub_gives_up_then_recovers",
      test_modes_pubsub_gives_up_then_recovers},
 #ifdef HR_KNOWN_GAPS
