@@ -1040,6 +1040,19 @@ static void test_explain_command_incr(void)
     ASSERT_LINE(run.out, "  all (current): yes");
 }
 
+/* An invalid variable is named before the answers, which use its default. */
+static void test_explain_invalid_setting_named(void)
+{
+    const char *typo[] = {"HIRETRY_WRITES=al", NULL};
+
+    explain_command("INCR counter", typo);
+    ASSERT_EXIT(0);
+    ASSERT_LINE(run.out, "setting: invalid HIRETRY_WRITES=\"al\": expected "
+                         "one of safe, all or none, in any case; using the "
+                         "default safe");
+    ASSERT_LINE(run.out, "  safe (current): no");
+}
+
 static void test_explain_command_eval(void)
 {
     explain_command("EVAL \"return redis.call('INCR', KEYS[1])\" 1 k", no_env);
@@ -1389,6 +1402,7 @@ static CU_TestInfo tests[] = {
     {"test_explain_command_set", test_explain_command_set},
     {"test_explain_command_set_nx", test_explain_command_set_nx},
     {"test_explain_command_incr", test_explain_command_incr},
+    {"test_explain_invalid_setting_named", test_explain_invalid_setting_named},
     {"test_explain_command_eval", test_explain_command_eval},
     {"test_explain_command_blpop", test_explain_command_blpop},
     {"test_explain_command_subscribe", test_explain_command_subscribe},
