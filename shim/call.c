@@ -299,10 +299,11 @@ static void *hr_join_pipeline(hr_conn *conn, redisContext *c, char *cmd,
 /*
  * Moves a large command into the connection's spare buffer and frees it.
  * hiredis frees a formatted command once it is in the output buffer, before
- * writing. Keeping it until the reply instead, as a retry needs, changed
- * the order of frees enough for malloc to give the heap top back to the
- * kernel and take it again on every command: a 100 KiB SET loop ran at a
- * third of its speed. The spare buffer stays allocated between commands.
+ * writing. A retry needs it until the reply, and keeping it that long
+ * changed the order of frees enough for malloc to give the heap top back
+ * to the kernel and take it again on every command. A 100 KiB SET loop
+ * ran at a third of its speed. The spare buffer stays allocated between
+ * commands.
  */
 static char *hr_keep_large(hr_conn *conn, char *cmd, size_t len)
 {

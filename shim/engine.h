@@ -27,7 +27,7 @@
 #define HR_LARGE_COMMAND (64 * 1024)
 
 /* Large commands up to this size are kept in a buffer of the connection's
- * own while they may be sent again; larger ones keep their allocation. */
+ * own while they may be sent again. Larger ones keep their allocation. */
 #define HR_SPARE_MAX (4 * 1024 * 1024)
 
 /* Returns the number of bytes appended to c but not yet written. */

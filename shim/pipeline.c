@@ -1,11 +1,11 @@
 /*
  * Pipelines across failures. Every command appended to a managed context is
  * queued with its bytes until its reply is read. hiredis's output buffer
- * holds the unwritten tail of the queue, so a failure tells which owed
- * commands were written whole (they may have run) and which were not (they
- * cannot have). When the policy allows repeating every owed command, the
- * connection is replaced and the whole queue is written again, in order,
- * so the program reads each reply once, as if nothing had failed.
+ * contains the unwritten tail of the queue, so at a failure the shim knows
+ * which owed commands were written whole (they may have run) and which
+ * were not (they cannot have). When the policy allows repeating every owed
+ * command, the connection is replaced and the whole queue is written again, in
+ * order, so the program reads each reply once, as if nothing had failed.
  */
 #include "pipeline.h"
 
@@ -161,7 +161,7 @@ static void hr_pipeline_queue(hr_conn *conn, char *cmd, size_t len)
     if (conn->tx.open && conn->tx.replayable)
         hr_transaction_unreplayable(conn);
 
-    /* The server answers an empty request with nothing. */
+    /* The server sends no reply to an empty request. */
     if (len == sizeof(empty_request) - 1 &&
         memcmp(cmd, empty_request, len) == 0) {
         free(cmd);

@@ -4,8 +4,9 @@
  * commands loses nothing, since the server dropped the queue: the shim
  * opens MULTI again on a new connection and queues the same commands, so
  * EXEC runs each once. EXEC whose reply is lost is repeated only when the
- * writes mode allows repeating every queued command; CLIENT PAUSE holds
- * EXEC unrun while the test kills its connection, so the outcome is exact.
+ * writes mode allows repeating every queued command. CLIENT PAUSE keeps
+ * EXEC waiting, unrun, while the test kills its connection, so the outcome
+ * is exact.
  * A transaction with a WATCH fails as a whole, and EXECABORT reaches the
  * program as it is.
  */
