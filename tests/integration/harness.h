@@ -211,6 +211,18 @@ long long hr_server_get_integer(const hr_server *server, int db,
 long long hr_server_info_integer(const hr_server *server, const char *field);
 
 /*
+ * Kills every normal client but the caller's connection (CLIENT KILL TYPE
+ * normal). Returns how many the server killed, or -1.
+ */
+long long hr_server_kill_clients(const hr_server *server);
+
+/*
+ * Waits up to HR_SERVER_WAIT_MS until the server reports exactly count
+ * blocked clients. Returns 0, or -1 after printing the timeout.
+ */
+int hr_server_wait_blocked(const hr_server *server, long long count);
+
+/*
  * Returns how many times the server ran command since it started, from INFO
  * commandstats, or -1.
  */

@@ -214,3 +214,30 @@ int hr_server_wait_calls(const hr_server *server, const char *command,
             command, seen, timeout_ms, calls);
     return -1;
 }
+
+long long hr_server_kill_clients(const hr_server *server)
+{
+    redisReply *reply = hr_server_command(server, 0, "CLIENT KILL TYPE normal");
+    long long killed = -1;
+
+    if (reply != NULL && reply->type == REDIS_REPLY_INTEGER)
+        killed = reply->integer;
+    freeReplyObject(reply);
+    return killed;
+}
+
+int hr_server_wait_blocked(const hr_server *server, long long count)
+{
+    int64_t deadline = hr_harness_now_ms() + HR_SERVER_WAIT_MS;
+
+    while (hr_server_info_integer(server, "blocked_clients") != count) {
+        if (hr_harness_now_ms() >= deadline) {
+            fprintf(stderr,
+                    "harness: blocked_clients did not reach %lld in %d ms\n",
+                    count, HR_SERVER_WAIT_MS);
+            return -1;
+        }
+        hr_harness_sleep_ms(10);
+    }
+    return 0;
+}

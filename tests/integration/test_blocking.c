@@ -55,33 +55,6 @@ static int hr_start_step(hr_program *program, const hr_server *server,
     return rc;
 }
 
-/* Waits until the server has count blocked clients. */
-static int hr_wait_blocked(const hr_server *server, long long count)
-{
-    int64_t deadline = hr_harness_now_ms() + HR_SERVER_WAIT_MS;
-
-    while (hr_server_info_integer(server, "blocked_clients") != count) {
-        if (hr_harness_now_ms() >= deadline) {
-            fprintf(stderr, "blocked_clients did not reach %lld in %d ms\n",
-                    count, HR_SERVER_WAIT_MS);
-            return -1;
-        }
-        hr_harness_sleep_ms(10);
-    }
-    return 0;
-}
-
-static long long hr_kill_clients(const hr_server *server)
-{
-    redisReply *reply = hr_server_command(server, 0, "CLIENT KILL TYPE normal");
-    long long killed = -1;
-
-    if (reply != NULL && reply->type == REDIS_REPLY_INTEGER)
-        killed = reply->integer;
-    freeReplyObject(reply);
-    return killed;
-}
-
 static void hr_step(const hr_program *program, const char *step, char *value)
 {
     if (!hr_program_value(program, step, value, HR_RESULT_SIZE))
@@ -104,10 +77,10 @@ static void hr_xread_after_kill(hr_server_kind kind, bool shim, char *result)
     HR_ASSERT_INT_EQ(hr_start_step(&program, &server, shim, NULL, 0,
                                    "XREAD BLOCK 20000 STREAMS s $"),
                      0);
-    HR_ASSERT_INT_EQ(hr_wait_blocked(&server, 1), 0);
-    HR_ASSERT_INT_EQ(hr_kill_clients(&server), 1);
+    HR_ASSERT_INT_EQ(hr_server_wait_blocked(&server, 1), 0);
+    HR_ASSERT_INT_EQ(hr_server_kill_clients(&server), 1);
     if (shim)
-        HR_ASSERT_INT_EQ(hr_wait_blocked(&server, 1), 0);
+        HR_ASSERT_INT_EQ(hr_server_wait_blocked(&server, 1), 0);
     reply = hr_server_command(&server, 0, "XADD s * new 2");
     freeReplyObject(reply);
     HR_ASSERT_INT_EQ(hr_program_wait(&program, HR_PROGRAM_TIMEOUT_MS), 0);
@@ -155,8 +128,8 @@ static void hr_blpop_after_kill(hr_server_kind kind, bool shim,
         return;
     HR_ASSERT_INT_EQ(
         hr_start_step(&program, &server, shim, writes, 0, "BLPOP list 20"), 0);
-    HR_ASSERT_INT_EQ(hr_wait_blocked(&server, 1), 0);
-    HR_ASSERT_INT_EQ(hr_kill_clients(&server), 1);
+    HR_ASSERT_INT_EQ(hr_server_wait_blocked(&server, 1), 0);
+    HR_ASSERT_INT_EQ(hr_server_kill_clients(&server), 1);
     HR_ASSERT_INT_EQ(hr_program_wait(&program, HR_PROGRAM_TIMEOUT_MS), 0);
 
     /* Nothing waits on the list any more, so the element stays. */

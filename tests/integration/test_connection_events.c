@@ -101,19 +101,6 @@ static bool hr_program_session_listed(const hr_server *server)
     return listed;
 }
 
-/* Kills every normal client but the caller's connection. Returns how many
- * the server killed, or -1. */
-static long long hr_kill_clients(const hr_server *server)
-{
-    redisReply *reply = hr_server_command(server, 0, "CLIENT KILL TYPE normal");
-    long long killed = -1;
-
-    if (reply != NULL && reply->type == REDIS_REPLY_INTEGER)
-        killed = reply->integer;
-    freeReplyObject(reply);
-    return killed;
-}
-
 /*
  * Runs op while killing the program's connection HR_KILLS times, each after
  * another HR_CALLS_BETWEEN_KILLS commands, and checks that the program
@@ -130,7 +117,7 @@ static void hr_run_with_kills(hr_server *server, hr_program *program,
         HR_ASSERT_INT_EQ(
             hr_server_wait_calls(server, op, calls, HR_SERVER_WAIT_MS), 0);
         HR_ASSERT_TRUE(hr_program_session_listed(server));
-        HR_ASSERT_UINT_IN(hr_kill_clients(server), 1, 100);
+        HR_ASSERT_UINT_IN(hr_server_kill_clients(server), 1, 100);
     }
 
     /* The program reconnected after the last kill. */
@@ -250,7 +237,7 @@ static int hr_run_large_sets_with_kills(hr_server *server, hr_program *program,
 
     for (int kill = 0; rc == 0 && kill < HR_LARGE_KILLS; kill++) {
         hr_harness_sleep_ms(100);
-        hr_kill_clients(server);
+        hr_server_kill_clients(server);
     }
     hr_program_wait(program, HR_PROGRAM_TIMEOUT_MS);
     return program->status;

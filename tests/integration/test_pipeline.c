@@ -98,18 +98,6 @@ static void hr_check_status(redisReply *reply, const char *command)
 #define HR_CHECK_STATUS(server, command)                                       \
     hr_check_status(hr_server_command((server), HR_DB, command), command)
 
-/* Kills every normal client but the caller's. Returns how many, or -1. */
-static long long hr_kill_clients(const hr_server *server)
-{
-    redisReply *reply = hr_server_command(server, 0, "CLIENT KILL TYPE normal");
-    long long killed = -1;
-
-    if (reply != NULL && reply->type == REDIS_REPLY_INTEGER)
-        killed = reply->integer;
-    freeReplyObject(reply);
-    return killed;
-}
-
 /*
  * Returns the integer field ("omem=") of the program's line in CLIENT LIST,
  * -2 when the program has no connection, or -1 when the query failed.
@@ -310,7 +298,7 @@ static void hr_pause_paths(char *ready, char *go)
 static void hr_cut_connection(hr_server *server, hr_cut cut)
 {
     if (cut == HR_CUT_CLIENT_KILL) {
-        HR_ASSERT_INT_EQ(hr_kill_clients(server), 1);
+        HR_ASSERT_INT_EQ(hr_server_kill_clients(server), 1);
         return;
     }
     HR_ASSERT_INT_EQ(hr_server_kill(server), 0);
@@ -667,7 +655,7 @@ static void hr_idle_closed(bool shim, int idle_timeout_s)
     if (idle_timeout_s > 0)
         HR_ASSERT_INT_EQ(hr_wait_client_gone(&server), 0);
     else
-        HR_ASSERT_INT_EQ(hr_kill_clients(&server), 1);
+        HR_ASSERT_INT_EQ(hr_server_kill_clients(&server), 1);
     HR_ASSERT_INT_EQ(hr_harness_touch(go), 0);
     HR_ASSERT_INT_EQ(hr_program_wait(&program, HR_PROGRAM_TIMEOUT_MS), 0);
 
@@ -857,7 +845,7 @@ static void hr_first_owed_idle_kill(bool shim, hr_steps *results)
     HR_ASSERT_INT_EQ(
         hr_start_script(&program, &server, shim, NULL, steps, ready, go), 0);
     HR_ASSERT_INT_EQ(hr_harness_wait_file(ready), 0);
-    HR_ASSERT_INT_EQ(hr_kill_clients(&server), 1);
+    HR_ASSERT_INT_EQ(hr_server_kill_clients(&server), 1);
     HR_ASSERT_INT_EQ(hr_harness_touch(go), 0);
     HR_ASSERT_INT_EQ(hr_program_wait(&program, HR_PROGRAM_TIMEOUT_MS), 0);
 
@@ -916,7 +904,7 @@ static void hr_cut_while_paused(bool shim, const char *writes,
     snprintf(printed, sizeof(printed), "step%d.ms=", read_step);
     HR_ASSERT_INT_EQ(hr_wait_output(&program, printed), 0);
     hr_harness_sleep_ms(200);
-    HR_ASSERT_INT_EQ(hr_kill_clients(&server), 1);
+    HR_ASSERT_INT_EQ(hr_server_kill_clients(&server), 1);
     HR_CHECK_STATUS(&server, "CLIENT UNPAUSE");
     HR_ASSERT_INT_EQ(hr_program_wait(&program, HR_PROGRAM_TIMEOUT_MS), 0);
 

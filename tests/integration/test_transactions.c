@@ -28,35 +28,11 @@ typedef struct hr_run {
     bool pause_exec;    /* kill while CLIENT PAUSE keeps EXEC waiting */
 } hr_run;
 
-static long long hr_kill_clients(const hr_server *server)
-{
-    redisReply *reply = hr_server_command(server, 0, "CLIENT KILL TYPE normal");
-    long long killed = -1;
-
-    if (reply != NULL && reply->type == REDIS_REPLY_INTEGER)
-        killed = reply->integer;
-    freeReplyObject(reply);
-    return killed;
-}
-
 /* Checks that a reply is a status and frees it. */
 static void hr_expect_status(redisReply *reply)
 {
     HR_ASSERT_TRUE(reply != NULL && reply->type == REDIS_REPLY_STATUS);
     freeReplyObject(reply);
-}
-
-/* Waits until the server reports count blocked clients. */
-static int hr_wait_blocked(const hr_server *server, long long count)
-{
-    int64_t deadline = hr_harness_now_ms() + HR_SERVER_WAIT_MS;
-
-    while (hr_server_info_integer(server, "blocked_clients") != count) {
-        if (hr_harness_now_ms() >= deadline)
-            return -1;
-        hr_harness_sleep_ms(10);
-    }
-    return 0;
 }
 
 /*
@@ -111,11 +87,11 @@ static void hr_run_steps(const hr_run *run, const char *const *steps,
         hr_expect_status(
             hr_server_command(server, 0, "CLIENT PAUSE 10000 WRITE"));
         HR_ASSERT_INT_EQ(hr_harness_touch(go), 0);
-        HR_ASSERT_INT_EQ(hr_wait_blocked(server, 1), 0);
-        HR_ASSERT_INT_EQ(hr_kill_clients(server), 1);
+        HR_ASSERT_INT_EQ(hr_server_wait_blocked(server, 1), 0);
+        HR_ASSERT_INT_EQ(hr_server_kill_clients(server), 1);
         hr_expect_status(hr_server_command(server, 0, "CLIENT UNPAUSE"));
     } else {
-        HR_ASSERT_INT_EQ(hr_kill_clients(server), 1);
+        HR_ASSERT_INT_EQ(hr_server_kill_clients(server), 1);
         HR_ASSERT_INT_EQ(hr_harness_touch(go), 0);
     }
     HR_ASSERT_INT_EQ(hr_program_wait(program, HR_PROGRAM_TIMEOUT_MS), 0);
