@@ -154,21 +154,6 @@ static void hr_finish_session(hr_conn *conn, redisContext *c)
 }
 
 /*
- * Returns the writes mode for one command. Transaction and pub/sub commands
- * that may have run are never sent again. A blocking command that may have
- * run may have popped an element, so under all it is repeated only when it
- * reads, as under safe.
- */
-static hr_writes hr_command_writes(const hr_command *command, hr_writes writes)
-{
-    if (command->flags & (HR_COMMAND_TRANSACTION | HR_COMMAND_PUBSUB))
-        return HR_WRITES_NONE;
-    if ((command->flags & HR_COMMAND_BLOCKING) && writes == HR_WRITES_ALL)
-        return HR_WRITES_SAFE;
-    return writes;
-}
-
-/*
  * Returns true when a blocking command outlived the socket timeout the
  * program set. The command still waits on the server, and the timeout is
  * the program's own choice: it gets it as from hiredis, with no retry.

@@ -146,3 +146,12 @@ bool hr_command_is_script(const hr_command *command)
     return (name->len >= 4 && strncasecmp(name->ptr, "eval", 4) == 0) ||
            (name->len >= 5 && strncasecmp(name->ptr, "fcall", 5) == 0);
 }
+
+hr_writes hr_command_writes(const hr_command *command, hr_writes writes)
+{
+    if (command->flags & (HR_COMMAND_TRANSACTION | HR_COMMAND_PUBSUB))
+        return HR_WRITES_NONE;
+    if ((command->flags & HR_COMMAND_BLOCKING) && writes == HR_WRITES_ALL)
+        return HR_WRITES_SAFE;
+    return writes;
+}

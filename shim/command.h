@@ -11,6 +11,7 @@
 #include <stdlib.h>
 
 #include "hiretry/commands.h"
+#include "hiretry/policy.h"
 
 /* Flags of commands that change the session or the modes when they
  * succeed, so that their replies must be looked at. */
@@ -69,5 +70,13 @@ void hr_command_name(const hr_command *command, char *buf, size_t size);
  * they fail with any error reply.
  */
 bool hr_command_is_script(const hr_command *command);
+
+/*
+ * Returns the writes mode that decides whether the command, once it may
+ * have run, is sent again. Transaction and pub/sub commands never are. A
+ * blocking command may have popped an element, so under all it is
+ * repeated only when it reads, as under safe.
+ */
+hr_writes hr_command_writes(const hr_command *command, hr_writes writes);
 
 #endif

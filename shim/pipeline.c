@@ -332,17 +332,13 @@ static bool hr_owed_repeatable(const hr_owed *owed, hr_writes writes)
         return false;
     if (!owed->may_have_run)
         return true;
-    if (owed->flags &
-        (HR_COMMAND_TRANSACTION | HR_COMMAND_PUBSUB | HR_COMMAND_NEVER_REPEAT))
+    if (owed->flags & HR_COMMAND_NEVER_REPEAT)
         return false;
 
-    /* A blocking command that may have run may have popped an element, so
-       under all it is repeated only when it reads, as under safe. */
-    if ((owed->flags & HR_COMMAND_BLOCKING) && writes == HR_WRITES_ALL)
-        writes = HR_WRITES_SAFE;
     hr_command_init(&command, owed->data, owed->len);
     hr_command_classify_fully(&command);
-    allowed = hr_repeat_allowed(writes, command.info.safety, true);
+    allowed = hr_repeat_allowed(hr_command_writes(&command, writes),
+                                command.info.safety, true);
     hr_command_release(&command);
     return allowed;
 }
@@ -386,23 +382,32 @@ static bool hr_pipeline_stale(hr_conn *conn, const redisContext *c,
     return stale && hr_owed_refill(&conn->owed, c->obuf);
 }
 
-/* Reconnects and writes every owed command into the new output buffer. */
-static int hr_pipeline_resend(hr_conn *conn, redisContext *c,
-                              hr_attempt *attempt)
+int hr_pipeline_write_owed(hr_conn *conn, redisContext *c)
 {
     const hr_owed_queue *queue = &conn->owed;
 
-    if (hr_reopen(conn, c, attempt) != 0)
+    if (queue->kept != queue->len)
         return -1;
     for (size_t i = 0; i < queue->count; i++) {
         const hr_owed *owed = hr_owed_at(queue, i);
 
         if (hr_real.redisAppendFormattedCommand(c, owed->data, owed->len) !=
-            REDIS_OK) {
-            hr_attempt_transport(attempt, c, errno, false);
-            attempt->failure.permanent = true; /* out of memory */
+            REDIS_OK)
             return -1;
-        }
+    }
+    return 0;
+}
+
+/* Reconnects and writes every owed command into the new output buffer. */
+static int hr_pipeline_resend(hr_conn *conn, redisContext *c,
+                              hr_attempt *attempt)
+{
+    if (hr_reopen(conn, c, attempt) != 0)
+        return -1;
+    if (hr_pipeline_write_owed(conn, c) != 0) {
+        hr_attempt_transport(attempt, c, errno, false);
+        attempt->failure.permanent = true; /* out of memory */
+        return -1;
     }
     return 0;
 }

@@ -42,6 +42,13 @@ int hr_pipeline_read(hr_conn *conn, redisContext *c, void **reply);
  */
 void hr_pipeline_pop(hr_conn *conn, redisContext *c, void *reply);
 
+/*
+ * Appends every owed command, in order, to c's output buffer, as after a
+ * reconnect. Returns 0, or -1 when out of memory or when the bytes of one
+ * were not kept (past HIRETRY_PIPELINE_MAX).
+ */
+int hr_pipeline_write_owed(hr_conn *conn, redisContext *c);
+
 /* Returns true when an owed command is EXEC or DISCARD. */
 bool hr_pipeline_owes_transaction_end(const hr_conn *conn);
 

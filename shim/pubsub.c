@@ -248,22 +248,8 @@ static void hr_resubscribe_refused(redisContext *c, hr_attempt *attempt,
  */
 static void hr_resend_owed(hr_conn *conn, redisContext *c)
 {
-    const hr_owed_queue *queue = &conn->owed;
-
-    if (queue->kept != queue->len) {
+    if (hr_pipeline_write_owed(conn, c) != 0)
         hr_pipeline_clear(conn);
-        return;
-    }
-    for (size_t i = 0; i < queue->count; i++) {
-        const hr_owed *owed =
-            &queue->items[(queue->head + i) & (queue->capacity - 1)];
-
-        if (hr_real.redisAppendFormattedCommand(c, owed->data, owed->len) !=
-            REDIS_OK) {
-            hr_pipeline_clear(conn);
-            return;
-        }
-    }
 }
 
 /*
