@@ -317,8 +317,11 @@ void *hr_engine_command(hr_conn *conn, redisContext *c, char *cmd, size_t len)
     if (len > HR_LARGE_COMMAND && len <= HR_SPARE_MAX)
         cmd = hr_keep_large(conn, cmd, len);
     hr_command_init(&command, cmd, len);
+    /* Only read after rejected credentials, so the common path skips the
+       name comparisons. */
     conn->opening_session =
-        hr_command_is(&command, "auth") || hr_command_is(&command, "hello");
+        conn->awaiting_auth &&
+        (hr_command_is(&command, "auth") || hr_command_is(&command, "hello"));
     if (hr_pass_through(conn, c, &command))
         reply = hr_send_once(conn, c, &command, cmd, len);
     else

@@ -117,7 +117,8 @@ typedef struct hr_conn {
     /* The server rejected the recorded credentials: the program's next
        AUTH or HELLO opens the session, and the rest follows it. */
     bool awaiting_auth;
-    bool opening_session; /* the command being sent is AUTH or HELLO */
+    bool opening_session; /* awaiting_auth, and the command being sent is
+                             AUTH or HELLO */
 } hr_conn;
 
 /* Returns the state of c, or NULL when the shim does not manage c. */
