@@ -13,7 +13,7 @@
 #include "hiretry/config.h"
 
 /* Size of the buffer for a strategy name folded to lower case. The longest
- * name, "decorrelated_jitter", has 19 bytes. */
+ * name, "decorrelated_jitter", is 19 bytes long. */
 #define HR_KEYWORD_MAX 32
 
 typedef struct hr_duration_unit {

@@ -1117,7 +1117,7 @@ static int hr_explain_config_load(hr_explain_config *explain)
     explain->config = settings.config;
     explain->retry_on_source =
         hr_settings_source(&settings, "HIRETRY_RETRY_ON");
-    /* The answers hold for the values in effect, so an invalid variable,
+    /* The output is for the values in effect, so an invalid variable,
        replaced by its default as the library does, is named first. */
     for (size_t i = 0; i < settings.messages.count; i++)
         printf("setting: %s\n", settings.messages.text[i]);

@@ -24,10 +24,11 @@ static inline bool hr_log_enabled(hr_log_level level)
 }
 
 /*
- * Notes what standard error is when the library loads. A line is written
- * only while file descriptor 2 is still that file: a program that closed
- * standard error may have reused the descriptor for a socket, even the
- * connection to the server, where a log line would corrupt the protocol.
+ * Records what standard error is when the library loads. A line is written
+ * only while file descriptor 2 is still that file, because a program that
+ * closed standard error may have reused the descriptor for a socket. It
+ * may even be the connection to the server, where a line would corrupt
+ * the protocol.
  */
 void hr_log_init(void);
 

@@ -1,8 +1,8 @@
 /*
  * Pipelines across failures. Every command appended to a managed context is
  * queued with its bytes until its reply is read. hiredis's output buffer
- * contains the unwritten tail of the queue, so at a failure the shim knows
- * which owed commands were written whole (they may have run) and which
+ * contains the unwritten tail of the queue, so at a failure the shim can
+ * tell which owed commands were written whole (they may have run) and which
  * were not (they cannot have). When the policy allows repeating every owed
  * command, the connection is replaced and the whole queue is written again, in
  * order, so the program reads each reply once, as if nothing had failed.

@@ -331,8 +331,8 @@ static int hr_pubsub_authenticate(hr_conn *conn, redisContext *c,
         return REDIS_ERR;
     if (hr_reply_error_text(c, *reply, &text, &text_len))
         return REDIS_OK;
-    /* Whatever fails here, the next read tries again from a new
-       connection, which the program's credentials now open. */
+    /* If the rest fails, the next read starts again on a new connection,
+       and by then the program's new credentials are recorded. */
     if (hr_session_complete(conn, c, &attempt.failure, &attempt.error_number) !=
             0 ||
         hr_subscribe_again(conn, c, &attempt) != 0)

@@ -49,8 +49,8 @@ int hr_transaction_replay(hr_conn *conn, redisContext *c, hr_attempt *attempt);
 
 /*
  * Decides whether command, sent inside the open transaction, may be sent
- * again after a failure: a queued command always may, since the server
- * ran nothing, and EXEC may when it cannot have run or when writes allows
+ * again after a failure. A queued command always may, since the server
+ * ran nothing. EXEC may when it cannot have run, or when writes allows
  * repeating every queued command.
  */
 bool hr_transaction_repeat_allowed(const hr_conn *conn,

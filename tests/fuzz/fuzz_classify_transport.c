@@ -6,10 +6,11 @@
  * reports any read past it.
  *
  * Beyond memory safety, each result must be a class of the table with the
- * flags the header promises: drop_connection always, not_executed never,
- * the fixed class of the kinds that ignore errno and errstr, errno ignored
- * for HR_TRANSPORT_OTHER, and an immediate give-up in the policy when
- * permanent.
+ * flags the header promises:
+ * - drop_connection always, not_executed never;
+ * - the fixed class of the kinds that ignore errno and errstr;
+ * - errno ignored for HR_TRANSPORT_OTHER;
+ * - an immediate give-up in the policy when permanent.
  */
 #include <stdint.h>
 #include <stdio.h>

@@ -5,13 +5,16 @@
  * The arguments of a parsed request, or else the input split at spaces,
  * go to hr_command_classify.
  *
- * Checked for the parser: the consumed length is within len and the
- * request is self-delimiting (the same result from exactly those bytes,
- * a failure from one byte less), every argument lies inside it in order,
- * the result does not depend on max_args, and hr_request_name agrees with
- * the first argument. For the classifier: the safety and flags are valid
- * and consistent, the result ignores ASCII case, and when
- * hr_command_flags_fixed holds the name alone gives the same flags.
+ * Checked for the parser:
+ * - the consumed length is within len, and the request is self-delimiting
+ *   (the same result from exactly those bytes, a failure from one less);
+ * - every argument lies inside the request, in order;
+ * - the result does not depend on max_args;
+ * - hr_request_name agrees with the first argument.
+ * Checked for the classifier:
+ * - the safety and flags are valid and consistent;
+ * - the result ignores ASCII case;
+ * - when hr_command_flags_fixed holds, the name alone gives the same flags.
  */
 #include <stdint.h>
 #include <stdio.h>

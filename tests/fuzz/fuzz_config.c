@@ -5,11 +5,14 @@
  * piece that is exactly "\x01" leaves its variable unset, and variables
  * past the last piece are unset too.
  *
- * Checked: every field is inside its documented range, a field whose
- * variable is unset or invalid keeps its default, getenv is called once per
- * variable, each invalid value produces exactly one one-line ASCII message
- * naming it, and the return value, the sources and the messages agree. The
- * duration and size parsers are also checked on each piece by round trip.
+ * Checked:
+ * - every field is inside its documented range;
+ * - a field whose variable is unset or invalid keeps its default;
+ * - getenv is called once per variable;
+ * - each invalid value produces exactly one one-line ASCII message naming
+ *   it;
+ * - the return value, the sources and the messages agree;
+ * - the duration and size parsers round-trip each piece they accept.
  */
 #include <inttypes.h>
 #include <stdint.h>

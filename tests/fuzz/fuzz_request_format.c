@@ -3,11 +3,13 @@
  * argument is one length byte followed by that many bytes (fewer at the end
  * of the input), at most HR_ARGS_MAX of them.
  *
- * Checked: the output is byte for byte what hiredis's redisFormatCommandArgv
- * produces, it is NUL-terminated at the returned length, hr_request_parse
- * reads back exactly the same arguments and consumes the whole output,
- * hr_request_name returns the first argument, and the C-string path
- * (argvlen NULL) gives the same bytes when no argument contains a NUL.
+ * Checked:
+ * - the output is byte for byte what hiredis's redisFormatCommandArgv
+ *   produces, NUL-terminated at the returned length;
+ * - hr_request_parse reads back exactly the same arguments and consumes
+ *   the whole output, and hr_request_name returns the first argument;
+ * - the C-string path (argvlen NULL) gives the same bytes when no argument
+ *   contains a NUL.
  */
 #include <stdint.h>
 #include <stdio.h>

@@ -204,7 +204,7 @@ static void test_events_client_kill_get(void)
 /*
  * Runs 20 MB SETs with SIGPIPE at its default action while the test kills
  * the program's connection every 100 ms. The server drops the unread rest
- * of a SET, so the kernel answers the next write with a reset, and the
+ * of a SET, so the kernel replies to the next write with a reset, and the
  * write after that raises SIGPIPE. Returns the program's exit status.
  */
 static int hr_run_large_sets_with_kills(hr_server *server, hr_program *program,

@@ -2,9 +2,9 @@
  * Calls the shim passes through untouched: QUIT on a connection the server
  * closed, SHUTDOWN, and redisGetReply with nothing in flight. hr_script
  * runs each against a real valkey-server twice, with and without
- * libhiretry.so, and the test checks that the program gets the same result
- * both times and that the shim neither retried nor reconnected: its info
- * log stays empty and the server counts no extra connection.
+ * libhiretry.so. The program must get the same result both times, and the
+ * shim must neither retry nor reconnect: its info log stays empty and the
+ * server counts no extra connection.
  */
 #include "harness.h"
 #include "hr_test.h"

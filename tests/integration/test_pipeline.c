@@ -20,11 +20,12 @@
  * CLIENT LIST that the server still has replies in its output buffer
  * (omem > 0), so the cut does land in the middle of the replies.
  *
- * hr_script drives the small cases step by step: a redisCommand on a
- * context with owed replies returns the first owed reply, a pipeline
- * appended to a connection the server has already closed, and a cut while
- * CLIENT PAUSE WRITE keeps the pipeline's first write from running, which
- * gives exact counts.
+ * hr_script drives the small cases step by step:
+ * - a redisCommand on a context with owed replies returns the first owed
+ *   reply;
+ * - a pipeline appended to a connection the server has already closed;
+ * - a cut while CLIENT PAUSE WRITE keeps the pipeline's first write from
+ *   running, which gives exact counts.
  */
 #include "harness.h"
 #include "hr_test.h"

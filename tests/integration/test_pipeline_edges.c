@@ -8,7 +8,7 @@
  * has received their replies, so a cut fails only the commands written
  * after it.
  * Most cases run the same steps with plain hiredis, to show what the
- * program sees without the shim, and with the shim, which must give each
+ * program gets without the shim, and with the shim, which must give each
  * step its own reply or a failure, never the reply of another command, and
  * must start the next command on a new connection as README.md promises.
  *
@@ -656,7 +656,7 @@ static void test_pipeline_subscribe_appended_kill(void)
 /*
  * An inline command stops the shim from matching replies to commands, so
  * it cannot see whether the SELECT appended after it took effect. After a
- * cut it must not reconnect with the session it knows, which would send
+ * cut it must not reconnect with the session it recorded, which would send
  * SET y to db 0: the SET fails instead, and y lands nowhere.
  */
 static void test_pipeline_inline_select_kill_db(void)

@@ -410,7 +410,7 @@ static void test_policy_new_auth_restores_rest(void)
 }
 
 /*
- * A server that accepts connections and never answers (stopped with
+ * A server that accepts connections and never replies (stopped with
  * SIGSTOP) after the program's connection was killed: the reconnect's own
  * AUTH must time out like the program's commands, so HIRETRY_DEADLINE
  * bounds the call instead of the call waiting for the server to resume.

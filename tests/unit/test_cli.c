@@ -1040,7 +1040,7 @@ static void test_explain_command_incr(void)
     ASSERT_LINE(run.out, "  all (current): yes");
 }
 
-/* An invalid variable is named before the answers, which use its default. */
+/* An invalid variable is named first, because the output uses its default. */
 static void test_explain_invalid_setting_named(void)
 {
     const char *typo[] = {"HIRETRY_WRITES=al", NULL};
