@@ -98,12 +98,20 @@ static void *hr_arena_string(const redisReadTask *task, char *str, size_t len)
     return reply;
 }
 
-static void *hr_arena_array(const redisReadTask *task, int elements)
+/* hiredis 1.x counts elements in a size_t and 0.14 in an int. */
+#if HIREDIS_MAJOR >= 1
+typedef size_t hr_element_count;
+#else
+typedef int hr_element_count;
+#endif
+
+static void *hr_arena_array(const redisReadTask *task,
+                            hr_element_count elements)
 {
     hr_arena_reply *reply = hr_arena_take(REDIS_REPLY_ARRAY);
 
     (void)task;
-    reply->elements = elements < 0 ? 0 : (size_t)elements;
+    reply->elements = elements > 0 ? (size_t)elements : 0;
     return reply;
 }
 
@@ -128,8 +136,11 @@ static void hr_arena_free(void *reply)
 }
 
 static redisReplyObjectFunctions hr_arena_functions = {
-    hr_arena_string, hr_arena_array, hr_arena_integer,
-    hr_arena_nil,    hr_arena_free,
+    .createString = hr_arena_string,
+    .createArray = hr_arena_array,
+    .createInteger = hr_arena_integer,
+    .createNil = hr_arena_nil,
+    .freeObject = hr_arena_free,
 };
 
 static long long hr_now_ms(void)

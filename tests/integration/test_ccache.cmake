@@ -12,6 +12,11 @@ if(HIRETRY_SANITIZE)
   set(hiretry_ccache_missing "sanitizer build")
 elseif(NOT HIRETRY_CCACHE)
   set(hiretry_ccache_missing "ccache not found")
+elseif(NOT HIRETRY_HIREDIS_VERSION VERSION_LESS 1.0)
+  # Debian 12's ccache links the system's hiredis 0.14, in which a shim
+  # built for hiredis 1.x only passes calls through.
+  set(hiretry_ccache_missing
+      "ccache links hiredis 0.14, the shim is built for 1.x")
 elseif(NOT HIRETRY_CCACHE_COMPILER)
   set(hiretry_ccache_missing "no gcc or cc found")
 else()

@@ -776,11 +776,19 @@ static void test_pipeline_arena_reader_kill(void)
     hr_reader_case("@reader:arena", replies);
 }
 
-/* Without reader functions every string reply is REDIS_REPLY_STRING, 1. */
+/*
+ * Without reader functions every string reply is REDIS_REPLY_STRING, 1.
+ * hiredis 1.x's redisGetReply reads the type field of every reply to find
+ * RESP3 push messages, so there a program with NULL functions crashes
+ * without the shim too, and the case does not apply.
+ */
 static void test_pipeline_null_reader_kill(void)
 {
     static const char *const replies[] = {"code:1", "code:1", "code:1"};
 
+#if HIREDIS_MAJOR >= 1
+    return;
+#endif
     hr_reader_case("@reader:null", replies);
 }
 

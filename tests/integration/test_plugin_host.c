@@ -27,6 +27,11 @@
 #define HR_PASSWORD "plugin-password"
 #define HR_CALLS_BEFORE_KILL 50
 #define HR_DOWN_MS 500
+
+#define HR_STRINGIFY2(x) #x
+#define HR_STRINGIFY(x) HR_STRINGIFY2(x)
+/* The file name of the libhiredis the test programs are linked with. */
+#define HR_HIREDIS_FILE "/libhiredis.so." HR_STRINGIFY(HIREDIS_SONAME) " "
 #define HR_PROGRAM_TIMEOUT_MS 60000
 
 /* How the host opens the plugin and which environment it runs in. */
@@ -372,7 +377,7 @@ static void hr_check_debug_log(bool global, const char *scope)
     HR_ASSERT_INT_EQ(program.status, 0);
     HR_ASSERT_INT_EQ(hr_program_integer(&program, "errors"), 0);
     HR_ASSERT_TRUE(hr_stderr_contains(&program, "event=hiredis_found"));
-    HR_ASSERT_TRUE(hr_stderr_contains(&program, "/libhiredis.so.0.14 "));
+    HR_ASSERT_TRUE(hr_stderr_contains(&program, HR_HIREDIS_FILE));
     HR_ASSERT_TRUE(hr_stderr_contains(&program, scope));
     HR_ASSERT_TRUE(hr_stderr_contains(&program, " pinned=yes"));
 
