@@ -100,14 +100,24 @@ typedef struct hr_pubsub {
 typedef struct hr_conn {
     redisContext *context;
     hr_bytes session[HR_SESSION_SLOTS];
-    bool has_timeout;       /* redisSetTimeout was called */
-    struct timeval timeout; /* its argument */
-    bool keepalive;         /* redisEnableKeepAlive was called */
-    unsigned modes;         /* HR_CONN_* */
-    hr_owed_queue owed;     /* commands appended by the program itself */
-    hr_transaction tx;      /* the open MULTI block */
-    hr_pubsub pubsub;       /* subscriptions, in HR_CONN_SUBSCRIBED mode */
-    char *spare;            /* a large command being sent, see engine.c */
+    bool has_timeout;          /* redisSetTimeout was called */
+    struct timeval timeout;    /* its argument */
+    bool keepalive;            /* redisEnableKeepAlive was called */
+    int keepalive_interval;    /* seconds, from hiredis 1.x's
+                                  redisEnableKeepAliveWithInterval; 0: none */
+    unsigned tcp_user_timeout; /* milliseconds, from hiredis 1.x's
+                                  redisSetTcpUserTimeout; 0: none */
+    /* The redisSSLContext the program started TLS with, repeated after
+       every reconnect (hiredis 1.x only, see tls.c). */
+    void *tls_context;
+    /* TLS was started from the program's own SSL object, which hiredis
+       frees on reconnect, so the handshake cannot be repeated. */
+    bool tls_unrepeatable;
+    unsigned modes;     /* HR_CONN_* */
+    hr_owed_queue owed; /* commands appended by the program itself */
+    hr_transaction tx;  /* the open MULTI block */
+    hr_pubsub pubsub;   /* subscriptions, in HR_CONN_SUBSCRIBED mode */
+    char *spare;        /* a large command being sent, see engine.c */
     size_t spare_size;
     int64_t last_io_ns;    /* monotonic time of the last command */
     bool reconnect_needed; /* reconnect before the next command */

@@ -18,6 +18,7 @@
 
 #include "hiretry/commands.h"
 #include "hiretry/policy.h"
+#include "hiredis_abi.h"
 #include "log.h"
 #include "pubsub.h"
 #include "transaction.h"
@@ -25,6 +26,7 @@
 #include "reply.h"
 #include "session.h"
 #include "sigpipe.h"
+#include "tls.h"
 
 bool hr_socket_closed(int fd)
 {
@@ -36,33 +38,6 @@ bool hr_socket_closed(int fd)
         closed = (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL));
     errno = saved_errno;
     return closed;
-}
-
-/* What the program set on its reader, which redisReconnect replaces. */
-typedef struct hr_reader_settings {
-    redisReplyObjectFunctions *fn;
-    void *privdata;
-    size_t maxbuf;
-} hr_reader_settings;
-
-static hr_reader_settings hr_reader_save(const redisContext *c)
-{
-    hr_reader_settings settings = {NULL, NULL, 0};
-
-    if (c->reader != NULL)
-        settings = (hr_reader_settings){c->reader->fn, c->reader->privdata,
-                                        c->reader->maxbuf};
-    return settings;
-}
-
-/* Puts the program's reader settings back, a NULL fn included. */
-static void hr_reader_put(redisContext *c, const hr_reader_settings *settings)
-{
-    if (c->reader == NULL)
-        return;
-    c->reader->fn = settings->fn;
-    c->reader->privdata = settings->privdata;
-    c->reader->maxbuf = settings->maxbuf;
 }
 
 /*
@@ -80,7 +55,9 @@ int hr_reconnect_in_place(hr_conn *conn, redisContext *c)
     }
     conn->modes = 0;
     conn->reconnect_needed = false;
-    return hr_real.redisReconnect(c);
+    if (hr_real.redisReconnect(c) != REDIS_OK)
+        return REDIS_ERR;
+    return hr_tls_handshake(conn, c);
 }
 
 void hr_attempt_transport(hr_attempt *attempt, redisContext *c,
@@ -93,6 +70,22 @@ void hr_attempt_transport(hr_attempt *attempt, redisContext *c,
     attempt->error_reply = NULL;
 }
 
+/* Fails a reconnect that must not happen, for good, with text as the
+ * context's error. */
+static int hr_refuse_reconnect(redisContext *c, hr_attempt *attempt,
+                               const char *text)
+{
+    c->err = REDIS_ERR_OTHER;
+    snprintf(c->errstr, sizeof(c->errstr), "%s", text);
+    attempt->failure = (hr_failure){.cls = HR_CLASS_CONNECTION_ERROR,
+                                    .drop_connection = true,
+                                    .permanent = true};
+    attempt->error_number = 0;
+    attempt->may_have_run = false;
+    attempt->error_reply = NULL;
+    return -1;
+}
+
 /*
  * Reconnects and restores the session and an open transaction. The shim
  * reads its own replies with hiredis's reader functions, and the program's
@@ -103,21 +96,16 @@ int hr_reopen(hr_conn *conn, redisContext *c, hr_attempt *attempt)
     hr_reader_settings settings = hr_reader_save(c);
     int rc = 0;
 
-    if (conn->session_unknown) {
-        /* A command sent on a new connection without the program's
-           session could run in the wrong database, or as another user. */
-        c->err = REDIS_ERR_OTHER;
-        snprintf(c->errstr, sizeof(c->errstr),
-                 "reconnect: session unknown after inline "
-                 "or queued session commands");
-        attempt->failure = (hr_failure){.cls = HR_CLASS_CONNECTION_ERROR,
-                                        .drop_connection = true,
-                                        .permanent = true};
-        attempt->error_number = 0;
-        attempt->may_have_run = false;
-        attempt->error_reply = NULL;
-        return -1;
-    }
+    /* A command sent on a new connection without the program's session
+       could run in the wrong database, or as another user. */
+    if (conn->session_unknown)
+        return hr_refuse_reconnect(c, attempt,
+                                   "reconnect: session unknown after inline "
+                                   "or queued session commands");
+    if (hr_tls_unrepeatable(conn))
+        return hr_refuse_reconnect(c, attempt,
+                                   "reconnect: TLS started with "
+                                   "redisInitiateSSL cannot be repeated");
     if (hr_reconnect_in_place(conn, c) != REDIS_OK) {
         hr_attempt_transport(attempt, c, errno, false);
         rc = -1;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "engine.h"
+#include "hiredis_abi.h"
 #include "hiretry/request.h"
 #include "log.h"
 #include "pipeline.h"
@@ -111,7 +112,7 @@ static int hr_confirmation_of(const redisContext *c, const redisReply *r)
 {
     const redisReply *word;
 
-    if (r == NULL || !hr_reply_readable(c) || r->type != REDIS_REPLY_ARRAY ||
+    if (r == NULL || !hr_reply_readable(c) || !hr_reply_is_array(r->type) ||
         r->elements != 3 || r->element[2]->type != REDIS_REPLY_INTEGER)
         return -1;
     word = r->element[0];
@@ -287,7 +288,7 @@ static int hr_subscribe_again(hr_conn *conn, redisContext *c,
             expected--;
             hr_real.freeReplyObject(reply);
         } else if (i < 0 && hr_reply_readable(c) &&
-                   ((redisReply *)reply)->type == REDIS_REPLY_ARRAY &&
+                   hr_reply_is_array(((redisReply *)reply)->type) &&
                    hr_held_push(pubsub, reply)) {
             /* A message on a channel already subscribed again. */
         } else {
@@ -475,7 +476,7 @@ bool hr_pubsub_is_message(const hr_conn *conn, const redisContext *c,
     const char *word;
 
     if (!(conn->modes & HR_CONN_SUBSCRIBED) || r == NULL ||
-        !hr_reply_readable(c) || r->type != REDIS_REPLY_ARRAY ||
+        !hr_reply_readable(c) || !hr_reply_is_array(r->type) ||
         r->elements < 3 || r->element[0]->type != REDIS_REPLY_STRING)
         return false;
     word = r->element[0]->str;

@@ -5,6 +5,7 @@
 #include <link.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
@@ -21,6 +22,10 @@ enum { HR_RESOLVE_PENDING, HR_RESOLVE_OK, HR_RESOLVE_FAILED };
 static _Atomic int hr_resolve_state = HR_RESOLVE_PENDING;
 static pthread_mutex_t hr_resolve_lock = PTHREAD_MUTEX_INITIALIZER;
 static const void *hr_default_reader_functions;
+#if HR_HIREDIS_1
+/* hiredis 1.x's hiredisAllocFns; NULL until resolved. */
+static const hiredisAllocFuncs *hr_allocators;
+#endif
 
 /* Lookup results, written only under hr_resolve_lock. */
 static bool hr_found_in_local_scope;
@@ -40,6 +45,7 @@ static bool hr_is_own_symbol(const void *addr)
 }
 
 struct hr_library_search {
+    const char *prefix; /* of the file name, such as "libhiredis.so" */
     const char *path;
 };
 
@@ -53,19 +59,20 @@ static int hr_find_hiredis(struct dl_phdr_info *info, size_t size, void *arg)
         return 0;
     base = strrchr(info->dlpi_name, '/');
     base = base ? base + 1 : info->dlpi_name;
-    if (strncmp(base, "libhiredis.so", strlen("libhiredis.so")) != 0)
+    if (strncmp(base, search->prefix, strlen(search->prefix)) != 0)
         return 0;
     search->path = info->dlpi_name;
     return 1;
 }
 
 /*
- * Looks name up in a libhiredis that is loaded but invisible to RTLD_NEXT,
- * as it is when a plugin linked with it was opened with RTLD_LOCAL.
+ * Looks name up in a loaded library whose file name starts with prefix but
+ * which is invisible to RTLD_NEXT, as it is when a plugin linked with it
+ * was opened with RTLD_LOCAL.
  */
-static void *hr_lookup_loaded(const char *name)
+static void *hr_lookup_loaded(const char *prefix, const char *name)
 {
-    struct hr_library_search search = {NULL};
+    struct hr_library_search search = {prefix, NULL};
     void *handle;
     void *symbol;
 
@@ -101,17 +108,41 @@ static bool hr_pin_object(const void *symbol)
     return true;
 }
 
-static void *hr_lookup(const char *name)
+/* Finds name in the next object after the shim, or in a loaded library
+ * named prefix*, and keeps that library mapped. */
+static void *hr_lookup_in(const char *prefix, const char *name,
+                          bool *in_local_scope, bool *pinned)
 {
     void *symbol = dlsym(RTLD_NEXT, name);
 
+    *in_local_scope = false;
     if (symbol == NULL || hr_is_own_symbol(symbol)) {
-        symbol = hr_lookup_loaded(name);
-        hr_found_in_local_scope |= symbol != NULL;
+        symbol = hr_lookup_loaded(prefix, name);
+        *in_local_scope = symbol != NULL;
     }
-    if (symbol != NULL && !hr_pin_object(symbol))
+    *pinned = symbol != NULL && hr_pin_object(symbol);
+    return symbol;
+}
+
+static void *hr_lookup(const char *name)
+{
+    bool in_local_scope;
+    bool pinned;
+    void *symbol =
+        hr_lookup_in("libhiredis.so", name, &in_local_scope, &pinned);
+
+    hr_found_in_local_scope |= in_local_scope;
+    if (symbol != NULL && !pinned)
         hr_pin_failed = true;
     return symbol;
+}
+
+void *hr_real_lookup_extra(const char *prefix, const char *name)
+{
+    bool in_local_scope;
+    bool pinned;
+
+    return hr_lookup_in(prefix, name, &in_local_scope, &pinned);
 }
 
 /* Logs which libhiredis the functions come from and how they were found. */
@@ -207,6 +238,13 @@ static int hr_resolve_all(void)
     }
     if (!hr_abi_matches())
         return HR_RESOLVE_FAILED;
+#if HR_HIREDIS_1
+    /* RTLD_DEFAULT finds the copy the program's own references use, which
+       is the program's when it was linked with a copy relocation. */
+    hr_allocators = dlsym(RTLD_DEFAULT, "hiredisAllocFns");
+    if (hr_allocators == NULL)
+        hr_allocators = hr_lookup("hiredisAllocFns");
+#endif
     hr_find_default_reader_functions();
     return HR_RESOLVE_OK;
 }
@@ -231,4 +269,46 @@ bool hr_real_resolve(void)
 const void *hr_real_default_reader_functions(void)
 {
     return hr_default_reader_functions;
+}
+
+void hr_real_free(void *ptr)
+{
+#if HR_HIREDIS_1
+    if (hr_allocators != NULL) {
+        hr_allocators->freeFn(ptr);
+        return;
+    }
+#endif
+    free(ptr);
+}
+
+char *hr_real_strdup(const char *text)
+{
+#if HR_HIREDIS_1
+    if (hr_allocators != NULL)
+        return hr_allocators->strdupFn(text);
+#endif
+    return strdup(text);
+}
+
+int hr_real_take_command(char **cmd, size_t len)
+{
+#if HR_HIREDIS_1
+    char *copy;
+
+    if (hr_allocators == NULL || hr_allocators->freeFn == free)
+        return 0;
+    copy = malloc(len + 1);
+    if (copy != NULL) {
+        memcpy(copy, *cmd, len);
+        copy[len] = '\0';
+    }
+    hr_allocators->freeFn(*cmd);
+    *cmd = copy;
+    return copy != NULL ? 0 : -1;
+#else
+    (void)cmd;
+    (void)len;
+    return 0;
+#endif
 }

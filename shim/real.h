@@ -17,6 +17,8 @@
 
 #include <hiredis/hiredis.h>
 
+#include "hiredis_abi.h"
+
 /* X(return type, name, parameters): every function the shim calls. */
 #define HR_REAL_FUNCTIONS(X)                                                   \
     X(redisContext *, redisConnect, (const char *, int))                       \
@@ -42,7 +44,18 @@
     X(int, redisvFormatCommand, (char **, const char *, va_list))              \
     X(void, freeReplyObject, (void *))                                         \
     X(redisReader *, redisReaderCreate, (void))                                \
-    X(void, redisReaderFree, (redisReader *))
+    X(void, redisReaderFree, (redisReader *))                                  \
+    HR_REAL_FUNCTIONS_1X(X)
+
+/* The functions only hiredis 1.x has. */
+#if HR_HIREDIS_1
+#define HR_REAL_FUNCTIONS_1X(X)                                                \
+    X(redisContext *, redisConnectWithOptions, (const redisOptions *))         \
+    X(int, redisEnableKeepAliveWithInterval, (redisContext *, int))            \
+    X(int, redisSetTcpUserTimeout, (redisContext *, unsigned int))
+#else
+#define HR_REAL_FUNCTIONS_1X(X)
+#endif
 
 typedef struct hr_real_table {
 #define HR_REAL_FIELD(ret, name, params) ret(*name) params;
@@ -61,6 +74,30 @@ extern hr_real_table hr_real;
  * gets the functions of the first libhiredis.
  */
 bool hr_real_resolve(void);
+
+/*
+ * Looks up name in a library the program loaded besides libhiredis, such as
+ * libhiredis_ssl (file name prefix "libhiredis_ssl.so"), the way the
+ * hiredis functions are found, and keeps that library mapped. Returns NULL
+ * when it is not loaded.
+ */
+void *hr_real_lookup_extra(const char *prefix, const char *name);
+
+/*
+ * Memory shared with hiredis. hiredis 1.x allocates through functions a
+ * program may replace with hiredisSetAllocators, so memory that hiredis
+ * frees must come from them, and memory it allocated must go back to them.
+ * hiredis 0.14 uses malloc() and free().
+ */
+void hr_real_free(void *ptr);
+char *hr_real_strdup(const char *text);
+
+/*
+ * Makes *cmd, a command hiredis formatted, memory the shim may release
+ * with free(): a copy when the program replaced hiredis's allocators, else
+ * *cmd itself. Returns 0, or -1 with *cmd released when out of memory.
+ */
+int hr_real_take_command(char **cmd, size_t len);
 
 /* The reply functions hiredis's default reader uses, or NULL. */
 const void *hr_real_default_reader_functions(void);

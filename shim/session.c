@@ -108,14 +108,32 @@ static int hr_session_send_from(hr_conn *conn, redisContext *c,
     return 0;
 }
 
+/* Sets the socket options the program set through hiredis again. */
+static int hr_restore_socket_options(hr_conn *conn, redisContext *c)
+{
+    if (conn->has_timeout &&
+        hr_real.redisSetTimeout(c, conn->timeout) != REDIS_OK)
+        return -1;
+    if (conn->keepalive && hr_real.redisEnableKeepAlive(c) != REDIS_OK)
+        return -1;
+#if HR_HIREDIS_1
+    if (conn->keepalive_interval > 0 &&
+        hr_real.redisEnableKeepAliveWithInterval(c, conn->keepalive_interval) !=
+            REDIS_OK)
+        return -1;
+    if (conn->tcp_user_timeout > 0 &&
+        hr_real.redisSetTcpUserTimeout(c, conn->tcp_user_timeout) != REDIS_OK)
+        return -1;
+#endif
+    return 0;
+}
+
 int hr_session_restore(hr_conn *conn, redisContext *c, hr_failure *failure,
                        int *error_number)
 {
     /* The socket options come first, so that the restore's own reads
        time out as the program's commands would. */
-    if ((conn->has_timeout &&
-         hr_real.redisSetTimeout(c, conn->timeout) != REDIS_OK) ||
-        (conn->keepalive && hr_real.redisEnableKeepAlive(c) != REDIS_OK)) {
+    if (hr_restore_socket_options(conn, c) != 0) {
         *error_number = errno;
         *failure =
             hr_classify_transport((hr_transport_error)c->err, *error_number,

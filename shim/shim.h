@@ -13,6 +13,9 @@
 #include "conn.h"
 #include "hiretry/config.h"
 
+/* Marks the wrappers, the only symbols libhiretry.so exports. */
+#define HR_EXPORT __attribute__((visibility("default")))
+
 /* The configuration, read from the environment once per process. */
 extern hr_config hr_shim_config;
 
@@ -30,6 +33,14 @@ bool hr_shim_ready(void);
  * so through the wrappers: only the outermost call applies the policy.
  */
 extern __thread int hr_shim_depth __attribute__((tls_model("initial-exec")));
+
+/* Returns the state to apply the policy to, or NULL to pass through. */
+static inline hr_conn *hr_enter(const redisContext *c)
+{
+    if (hr_shim_depth > 0 || c == NULL || !hr_shim_ready())
+        return NULL;
+    return hr_conn_find(c);
+}
 
 /*
  * Sends the formatted command cmd (len bytes) on c and returns its reply,

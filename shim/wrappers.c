@@ -19,8 +19,6 @@
 #include "real.h"
 #include "shim.h"
 
-#define HR_EXPORT __attribute__((visibility("default")))
-
 _Static_assert(REDIS_ERR_IO == HR_TRANSPORT_IO, "hiredis error codes");
 _Static_assert(REDIS_ERR_OTHER == HR_TRANSPORT_OTHER, "hiredis error codes");
 _Static_assert(REDIS_ERR_EOF == HR_TRANSPORT_EOF, "hiredis error codes");
@@ -45,14 +43,6 @@ _Static_assert(REDIS_ERR_OOM == HR_TRANSPORT_OOM, "hiredis error codes");
         hr_shim_depth--;                                                       \
         return hr_result_;                                                     \
     } while (0)
-
-/* Returns the state to apply the policy to, or NULL to pass through. */
-static hr_conn *hr_enter(const redisContext *c)
-{
-    if (hr_shim_depth > 0 || c == NULL || !hr_shim_ready())
-        return NULL;
-    return hr_conn_find(c);
-}
 
 /* Returns true when a connect wrapper should apply the policy. */
 static bool hr_enter_connect(void)
@@ -93,6 +83,21 @@ HR_EXPORT redisContext *redisConnectUnixWithTimeout(const char *path,
     HR_CONNECT(redisConnectUnixWithTimeout, path, tv);
 }
 
+#if HR_HIREDIS_1
+/*
+ * hiredis 1.x's other connect functions call this one. A context on a
+ * descriptor the program opened itself cannot be reconnected, and a
+ * non-blocking one is passed through by hr_engine_connected; every other
+ * option stays in the context, where redisReconnect applies it again.
+ */
+HR_EXPORT redisContext *redisConnectWithOptions(const redisOptions *options)
+{
+    if (options != NULL && options->type == REDIS_CONN_USERFD)
+        HR_PASS(redisConnectWithOptions, NULL, options);
+    HR_CONNECT(redisConnectWithOptions, options);
+}
+#endif
+
 /* Sets the error hiredis sets when formatting a command fails. */
 static void hr_format_failed(redisContext *c, int len)
 {
@@ -114,6 +119,8 @@ static void *hr_vcommand(hr_conn *conn, redisContext *c, const char *format,
     /* A va_list can be walked only once, and a retry sends these same bytes
        again. */
     len = hr_real.redisvFormatCommand(&cmd, format, ap);
+    if (len >= 0 && hr_real_take_command(&cmd, (size_t)len) != 0)
+        len = -1;
     if (len < 0) {
         hr_format_failed(c, len);
         reply = NULL;
@@ -193,6 +200,8 @@ static int hr_vappend(hr_conn *conn, redisContext *c, const char *format,
 
     hr_shim_depth++;
     len = hr_real.redisvFormatCommand(&cmd, format, ap);
+    if (len >= 0 && hr_real_take_command(&cmd, (size_t)len) != 0)
+        len = -1;
     if (len < 0) {
         hr_format_failed(c, len);
         rc = REDIS_ERR;
@@ -321,6 +330,38 @@ HR_EXPORT int redisEnableKeepAlive(redisContext *c)
         conn->keepalive = true;
     return rc;
 }
+
+#if HR_HIREDIS_1
+HR_EXPORT int redisEnableKeepAliveWithInterval(redisContext *c, int interval)
+{
+    hr_conn *conn = hr_enter(c);
+    int rc;
+
+    if (conn == NULL)
+        HR_PASS(redisEnableKeepAliveWithInterval, REDIS_ERR, c, interval);
+    hr_shim_depth++;
+    rc = hr_real.redisEnableKeepAliveWithInterval(c, interval);
+    hr_shim_depth--;
+    if (rc == REDIS_OK)
+        conn->keepalive_interval = interval;
+    return rc;
+}
+
+HR_EXPORT int redisSetTcpUserTimeout(redisContext *c, unsigned int timeout)
+{
+    hr_conn *conn = hr_enter(c);
+    int rc;
+
+    if (conn == NULL)
+        HR_PASS(redisSetTcpUserTimeout, REDIS_ERR, c, timeout);
+    hr_shim_depth++;
+    rc = hr_real.redisSetTcpUserTimeout(c, timeout);
+    hr_shim_depth--;
+    if (rc == REDIS_OK)
+        conn->tcp_user_timeout = timeout;
+    return rc;
+}
+#endif
 
 HR_EXPORT int redisReconnect(redisContext *c)
 {
