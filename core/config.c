@@ -10,7 +10,9 @@
  * - A value is taken as it is, so " 3" and "3 " are invalid. Only
  *   HIRETRY_RETRY_ON allows spaces and tabs around its items.
  * - An empty value is invalid, except for HIRETRY_DISABLE, where it means
- *   false because `HIRETRY_DISABLE=` is the usual way to clear a flag.
+ *   false because `HIRETRY_DISABLE=` is the usual way to clear a flag, and
+ *   for the Sentinel texts (HIRETRY_SENTINELS, _MASTER, _USERNAME and
+ *   _PASSWORD), whose default is empty: Sentinel is not used, or no AUTH.
  * - Keywords (strategies, writes modes, log levels, booleans) match in any
  *   ASCII case. Class names in HIRETRY_RETRY_ON match exactly, as valkey-py
  *   spells them. Duration units are lower case only, as in SI, where "Ms"
@@ -35,7 +37,10 @@
 
 #define HR_NS_PER_US INT64_C(1000)
 #define HR_NS_PER_S INT64_C(1000000000)
+#define HR_NS_PER_MS INT64_C(1000000)
 #define HR_BACKOFF_MAX_NS (3600 * HR_NS_PER_S)
+#define HR_SENTINEL_TIMEOUT_MIN_NS HR_NS_PER_MS
+#define HR_SENTINEL_TIMEOUT_MAX_NS (60 * HR_NS_PER_S)
 #define HR_DEADLINE_MAX_NS (86400 * HR_NS_PER_S)
 
 /* The largest HIRETRY_PIPELINE_MAX. Every connection may keep this many
@@ -180,11 +185,86 @@ static int hr_store_disable(const char *text, hr_config *config)
 }
 
 /*
+ * Copies text into a buffer of size bytes when it fits and every byte is
+ * printable ASCII other than a space, as in a Sentinel master or user name.
+ */
+static int hr_store_name(const char *text, char *buf, size_t size)
+{
+    size_t len = strlen(text);
+
+    if (len >= size)
+        return -1;
+    for (size_t i = 0; i < len; i++) {
+        if (text[i] <= ' ' || text[i] > '~')
+            return -1;
+    }
+    memcpy(buf, text, len + 1);
+    return 0;
+}
+
+static int hr_store_sentinels(const char *text, hr_config *config)
+{
+    return hr_parse_address_list(text, &config->sentinel.sentinels);
+}
+
+static int hr_store_sentinel_master(const char *text, hr_config *config)
+{
+    return hr_store_name(text, config->sentinel.master,
+                         sizeof(config->sentinel.master));
+}
+
+static int hr_store_sentinel_username(const char *text, hr_config *config)
+{
+    return hr_store_name(text, config->sentinel.username,
+                         sizeof(config->sentinel.username));
+}
+
+/* Any bytes: AUTH sends the password as one bulk string. */
+static int hr_store_sentinel_password(const char *text, hr_config *config)
+{
+    size_t len = strlen(text);
+
+    if (len >= sizeof(config->sentinel.password))
+        return -1;
+    memcpy(config->sentinel.password, text, len + 1);
+    return 0;
+}
+
+static int hr_store_sentinel_redirect(const char *text, hr_config *config)
+{
+    static const char *const all[] = {"all"};
+    hr_address_list list;
+
+    if (hr_keyword_index(text, all, 1) == 0) {
+        config->sentinel.redirect_all = true;
+        config->sentinel.redirect.count = 0;
+        return 0;
+    }
+    if (text[0] == '\0' || hr_parse_address_list(text, &list) != 0)
+        return -1;
+    config->sentinel.redirect_all = false;
+    config->sentinel.redirect = list;
+    return 0;
+}
+
+static int hr_store_sentinel_timeout(const char *text, hr_config *config)
+{
+    int64_t ns;
+
+    if (hr_parse_duration(text, &ns) != 0 || ns < HR_SENTINEL_TIMEOUT_MIN_NS ||
+        ns > HR_SENTINEL_TIMEOUT_MAX_NS || ns % HR_NS_PER_US != 0)
+        return -1;
+    config->sentinel.timeout_ns = ns;
+    return 0;
+}
+
+/*
  * X(NAME, STORE, ACCEPTED, DEFAULT, SUMMARY): one row per variable, in the
  * order hr_config_load reads them. ACCEPTED completes the sentence
- * "expected ..." in messages, and STORE must accept DEFAULT.
+ * "expected ..." in messages, and STORE must accept DEFAULT. SECRET rows
+ * have the same columns and hold credentials, which no message shows.
  */
-#define HR_CONFIG_TABLE(X)                                                     \
+#define HR_CONFIG_TABLE(X, SECRET)                                             \
     X("HIRETRY_RETRIES", hr_store_retries,                                     \
       "an integer from -1 to 1000000, where -1 retries forever", "3",          \
       "Sets how many times a failed command is retried after its first "       \
@@ -245,18 +325,55 @@ static int hr_store_disable(const char *text, hr_config *config)
       "250us",                                                                 \
       "Sets how long a connection may sit idle before the next command checks" \
       " with one poll(2) whether the server closed it, so that the command "   \
-      "goes out on a new connection instead of failing.")
+      "goes out on a new connection instead of failing.")                      \
+    X("HIRETRY_SENTINELS", hr_store_sentinels,                                 \
+      "empty, or a comma-separated list of up to 16 distinct host:port "       \
+      "addresses, with an IPv6 address in brackets ([::1]:26379)",             \
+      "",                                                                      \
+      "Lists the Sentinels asked, in turn, for the address of the primary; "   \
+      "empty turns Sentinel support off.")                                     \
+    X("HIRETRY_SENTINEL_MASTER", hr_store_sentinel_master,                     \
+      "the name of the service the Sentinels monitor, up to 255 printable "    \
+      "ASCII characters without spaces",                                       \
+      "",                                                                      \
+      "Names the service, as in SENTINEL get-master-addr-by-name, whose "      \
+      "primary the program's connections follow.")                             \
+    X("HIRETRY_SENTINEL_USERNAME", hr_store_sentinel_username,                 \
+      "empty, or up to 255 printable ASCII characters without spaces", "",     \
+      "Sets the user name sent with AUTH to the Sentinels, when "              \
+      "HIRETRY_SENTINEL_PASSWORD is set.")                                     \
+    SECRET("HIRETRY_SENTINEL_PASSWORD", hr_store_sentinel_password,            \
+           "empty, or a password of up to 511 bytes", "",                      \
+           "Sets the password sent with AUTH to the Sentinels; empty sends "   \
+           "no AUTH.")                                                         \
+    X("HIRETRY_SENTINEL_REDIRECT", hr_store_sentinel_redirect,                 \
+      "all, or a comma-separated list of up to 16 distinct host:port "         \
+      "addresses",                                                             \
+      "all",                                                                   \
+      "Selects the program's TCP connections that go to the primary: all of "  \
+      "them except those to a listed Sentinel, or those the program opens "    \
+      "to one of the listed addresses.")                                       \
+    X("HIRETRY_SENTINEL_TIMEOUT", hr_store_sentinel_timeout,                   \
+      "a duration from 1ms to 60s with a unit of us, ms or s, in whole "       \
+      "microseconds",                                                          \
+      "250ms",                                                                 \
+      "Sets the connect timeout, and the timeout of each reply, when asking "  \
+      "one Sentinel, after which the next one is asked.")
 
 #define HR_CONFIG_DOC_ROW(name, store, accepted, default_value, summary)       \
-    {name, accepted, default_value, summary},
+    {name, accepted, default_value, summary, false},
+#define HR_CONFIG_SECRET_DOC_ROW(name, store, accepted, default_value,         \
+                                 summary)                                      \
+    {name, accepted, default_value, summary, true},
 static const hr_config_var hr_config_var_docs[] = {
-    HR_CONFIG_TABLE(HR_CONFIG_DOC_ROW)};
+    HR_CONFIG_TABLE(HR_CONFIG_DOC_ROW, HR_CONFIG_SECRET_DOC_ROW)};
 #undef HR_CONFIG_DOC_ROW
+#undef HR_CONFIG_SECRET_DOC_ROW
 
 #define HR_CONFIG_STORE_ROW(name, store, accepted, default_value, summary)     \
     store,
 static const hr_store_fn hr_config_var_stores[] = {
-    HR_CONFIG_TABLE(HR_CONFIG_STORE_ROW)};
+    HR_CONFIG_TABLE(HR_CONFIG_STORE_ROW, HR_CONFIG_STORE_ROW)};
 #undef HR_CONFIG_STORE_ROW
 
 #define HR_CONFIG_VAR_COUNT HR_ARRAY_LEN(hr_config_var_docs)
@@ -314,14 +431,24 @@ static bool hr_quote_value(const char *value, char *out)
 static void hr_report_invalid(const hr_config_var *var, const char *value,
                               hr_report_fn report, void *report_arg)
 {
+    const char *fallback =
+        var->default_value[0] != '\0' ? var->default_value : "(empty)";
     char quoted[4 * HR_QUOTE_MAX + 1];
     char message[1024];
-    bool cut = hr_quote_value(value, quoted);
+    bool cut;
 
+    if (var->secret) {
+        snprintf(message, sizeof(message),
+                 "invalid %s (value not shown): expected %s; using the "
+                 "default %s",
+                 var->name, var->accepted, fallback);
+        report(report_arg, message);
+        return;
+    }
+    cut = hr_quote_value(value, quoted);
     snprintf(message, sizeof(message),
              "invalid %s=\"%s\"%s: expected %s; using the default %s",
-             var->name, quoted, cut ? "..." : "", var->accepted,
-             var->default_value);
+             var->name, quoted, cut ? "..." : "", var->accepted, fallback);
     report(report_arg, message);
 }
 

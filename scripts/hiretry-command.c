@@ -251,7 +251,8 @@ static const char hr_check_help[] =
     "               read, such as a misspelled HIRETRY_RETRYS, which would\n"
     "               otherwise do nothing\n"
     "HIRETRY_RETRY_ON is followed by the classes it retries, and the last\n"
-    "line sums up the result.\n"
+    "line sums up the result. The value of HIRETRY_SENTINEL_PASSWORD is\n"
+    "never printed: the report shows \"set\", and --format=env a comment.\n"
     "\n"
     "  --format=human  print the report on standard output (the default)\n"
     "  --format=env    print NAME=VALUE lines with the values in effect,\n"
@@ -874,9 +875,13 @@ static void hr_print_setting(const hr_settings *settings, size_t i,
 
     printf("%-*s  %-*s  ", HR_NAME_COLUMN, name, HR_SOURCE_COLUMN,
            hr_source_name(settings->sources[i]));
-    if (text[0] == '\0')
+    /* A credential shows only whether it is set. */
+    if (settings->vars[i].secret && text[0] != '\0')
+        fputs("set", stdout);
+    else if (text[0] == '\0')
         fputs("(empty)", stdout);
-    hr_write_escaped(stdout, text, strlen(text), false);
+    else
+        hr_write_escaped(stdout, text, strlen(text), false);
     putchar('\n');
 
     if (settings->sources[i] == HR_SOURCE_INVALID &&
@@ -954,8 +959,15 @@ static int hr_check_print_env(const hr_settings *settings)
     int unknown_count = 0;
 
     for (size_t i = 0; i < settings->var_count; i++) {
+        const char *text = hr_effective_text(settings, i);
+
+        /* A comment, so that the output stays valid shell. */
+        if (settings->vars[i].secret && text[0] != '\0') {
+            printf("# %s is set and not shown\n", settings->vars[i].name);
+            continue;
+        }
         printf("%s=", settings->vars[i].name);
-        hr_write_shell_word(hr_effective_text(settings, i));
+        hr_write_shell_word(text);
         putchar('\n');
     }
     for (size_t i = 0; i < settings->messages.count; i++)

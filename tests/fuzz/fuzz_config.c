@@ -84,7 +84,10 @@ static void hr_fake_report(void *arg, const char *message)
     for (size_t i = 0; i < hr_var_count; i++) {
         size_t len = strlen(hr_vars[i].name);
 
-        if (strncmp(name, hr_vars[i].name, len) == 0 && name[len] == '=') {
+        /* A secret's message names it without its value. */
+        char end = hr_vars[i].secret ? ' ' : '=';
+
+        if (strncmp(name, hr_vars[i].name, len) == 0 && name[len] == end) {
             named++;
             index = i;
         }
@@ -123,6 +126,50 @@ static void hr_check_ranges(const hr_config *config)
     HR_FUZZ_CHECK(config->idle_check_ns >= 0 &&
                       config->idle_check_ns <= 3600 * HR_NS_PER_S,
                   "%" PRId64, config->idle_check_ns);
+    HR_FUZZ_CHECK(config->sentinel.sentinels.count <= HR_ADDRESS_LIST_MAX,
+                  "%zu", config->sentinel.sentinels.count);
+    HR_FUZZ_CHECK(config->sentinel.redirect.count <= HR_ADDRESS_LIST_MAX, "%zu",
+                  config->sentinel.redirect.count);
+    HR_FUZZ_CHECK(config->sentinel.timeout_ns >= 1000000 &&
+                      config->sentinel.timeout_ns <= 60 * HR_NS_PER_S,
+                  "%" PRId64, config->sentinel.timeout_ns);
+}
+
+static bool hr_address_lists_equal(const hr_address_list *a,
+                                   const hr_address_list *b)
+{
+    if (a->count != b->count)
+        return false;
+    for (size_t i = 0; i < a->count; i++) {
+        if (a->items[i].port != b->items[i].port ||
+            strcmp(a->items[i].host, b->items[i].host) != 0)
+            return false;
+    }
+    return true;
+}
+
+/* Returns true when a Sentinel field that variable name sets is equal in a
+ * and b. Stores false in *known for any other name. */
+static bool hr_sentinel_field_equal(const char *name,
+                                    const hr_sentinel_config *a,
+                                    const hr_sentinel_config *b, bool *known)
+{
+    *known = true;
+    if (strcmp(name, "HIRETRY_SENTINELS") == 0)
+        return hr_address_lists_equal(&a->sentinels, &b->sentinels);
+    if (strcmp(name, "HIRETRY_SENTINEL_MASTER") == 0)
+        return strcmp(a->master, b->master) == 0;
+    if (strcmp(name, "HIRETRY_SENTINEL_USERNAME") == 0)
+        return strcmp(a->username, b->username) == 0;
+    if (strcmp(name, "HIRETRY_SENTINEL_PASSWORD") == 0)
+        return strcmp(a->password, b->password) == 0;
+    if (strcmp(name, "HIRETRY_SENTINEL_REDIRECT") == 0)
+        return a->redirect_all == b->redirect_all &&
+               hr_address_lists_equal(&a->redirect, &b->redirect);
+    if (strcmp(name, "HIRETRY_SENTINEL_TIMEOUT") == 0)
+        return a->timeout_ns == b->timeout_ns;
+    *known = false;
+    return false;
 }
 
 /* Returns true when the field that variable name sets is equal in a, b. */
@@ -154,6 +201,12 @@ static bool hr_field_equal(const char *name, const hr_config *a,
         return a->disable == b->disable;
     if (strcmp(name, "HIRETRY_IDLE_CHECK") == 0)
         return a->idle_check_ns == b->idle_check_ns;
+
+    bool known;
+    bool equal =
+        hr_sentinel_field_equal(name, &a->sentinel, &b->sentinel, &known);
+    if (known)
+        return equal;
 
     /* A new variable needs a row here before the fuzzer can check it. */
     HR_FUZZ_CHECK(false, "no field known for %s", name);

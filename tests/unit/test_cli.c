@@ -312,6 +312,12 @@ static const char check_defaults[] =
     "HIRETRY_LOG           default      warn\n"
     "HIRETRY_DISABLE       default      false\n"
     "HIRETRY_IDLE_CHECK    default      250us\n"
+    "HIRETRY_SENTINELS     default      (empty)\n"
+    "HIRETRY_SENTINEL_MASTER  default      (empty)\n"
+    "HIRETRY_SENTINEL_USERNAME  default      (empty)\n"
+    "HIRETRY_SENTINEL_PASSWORD  default      (empty)\n"
+    "HIRETRY_SENTINEL_REDIRECT  default      all\n"
+    "HIRETRY_SENTINEL_TIMEOUT  default      250ms\n"
     "result: valid\n";
 
 static void test_check_defaults_valid(void)
@@ -511,7 +517,13 @@ static void test_check_env_format(void)
                            "HIRETRY_PIPELINE_MAX=1MiB\n"
                            "HIRETRY_LOG=warn\n"
                            "HIRETRY_DISABLE=false\n"
-                           "HIRETRY_IDLE_CHECK=250us\n");
+                           "HIRETRY_IDLE_CHECK=250us\n"
+                           "HIRETRY_SENTINELS=''\n"
+                           "HIRETRY_SENTINEL_MASTER=''\n"
+                           "HIRETRY_SENTINEL_USERNAME=''\n"
+                           "HIRETRY_SENTINEL_PASSWORD=''\n"
+                           "HIRETRY_SENTINEL_REDIRECT=all\n"
+                           "HIRETRY_SENTINEL_TIMEOUT=250ms\n");
     ASSERT_LINE(run.err, "hiretry: invalid HIRETRY_LOG=\"loud\": expected one "
                          "of off, error, warn, info or debug, in any case; "
                          "using the default warn");

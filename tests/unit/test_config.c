@@ -20,10 +20,10 @@
 
 #define ARRAY_LEN(array) (sizeof(array) / sizeof((array)[0]))
 
-#define VAR_COUNT 11
-#define FAKE_ENV_MAX 16
+#define VAR_COUNT 17
+#define FAKE_ENV_MAX 32
 #define READS_MAX 64
-#define MESSAGES_MAX 16
+#define MESSAGES_MAX 32
 #define MESSAGE_SIZE 2048
 #define LABEL_SIZE 160
 #define LONG_VALUE_SIZE 10240
@@ -241,6 +241,13 @@ static void assert_defaults(const hr_config *config)
     HR_ASSERT_INT_EQ(config->log_level, HR_LOG_WARN);
     HR_ASSERT_INT_EQ(config->disable, false);
     HR_ASSERT_INT_EQ(config->idle_check_ns, 250000);
+    HR_ASSERT_UINT_EQ(config->sentinel.sentinels.count, 0);
+    HR_ASSERT_STR_EQ(config->sentinel.master, "");
+    HR_ASSERT_STR_EQ(config->sentinel.username, "");
+    HR_ASSERT_STR_EQ(config->sentinel.password, "");
+    HR_ASSERT_INT_EQ(config->sentinel.redirect_all, true);
+    HR_ASSERT_UINT_EQ(config->sentinel.redirect.count, 0);
+    HR_ASSERT_INT_EQ(config->sentinel.timeout_ns, 250000000);
 }
 
 static void test_config_defaults_values(void)
@@ -279,10 +286,23 @@ static void test_config_default_retry_on_members(void)
 static void test_config_vars_table(void)
 {
     static const char *const names[VAR_COUNT] = {
-        "HIRETRY_RETRIES",     "HIRETRY_BACKOFF",      "HIRETRY_BACKOFF_BASE",
-        "HIRETRY_BACKOFF_CAP", "HIRETRY_RETRY_ON",     "HIRETRY_WRITES",
-        "HIRETRY_DEADLINE",    "HIRETRY_PIPELINE_MAX", "HIRETRY_LOG",
-        "HIRETRY_DISABLE",     "HIRETRY_IDLE_CHECK",
+        "HIRETRY_RETRIES",
+        "HIRETRY_BACKOFF",
+        "HIRETRY_BACKOFF_BASE",
+        "HIRETRY_BACKOFF_CAP",
+        "HIRETRY_RETRY_ON",
+        "HIRETRY_WRITES",
+        "HIRETRY_DEADLINE",
+        "HIRETRY_PIPELINE_MAX",
+        "HIRETRY_LOG",
+        "HIRETRY_DISABLE",
+        "HIRETRY_IDLE_CHECK",
+        "HIRETRY_SENTINELS",
+        "HIRETRY_SENTINEL_MASTER",
+        "HIRETRY_SENTINEL_USERNAME",
+        "HIRETRY_SENTINEL_PASSWORD",
+        "HIRETRY_SENTINEL_REDIRECT",
+        "HIRETRY_SENTINEL_TIMEOUT",
     };
     size_t count = 0;
     const hr_config_var *vars = hr_config_vars(&count);
@@ -294,7 +314,11 @@ static void test_config_vars_table(void)
 
         HR_ASSERT_STR_EQ(vars[i].name, names[i]);
         HR_ASSERT_TRUE(vars[i].accepted[0] != '\0');
-        HR_ASSERT_TRUE(vars[i].default_value[0] != '\0');
+        /* Only the Sentinel texts default to empty: no Sentinel, no AUTH. */
+        HR_ASSERT_TRUE(vars[i].default_value[0] != '\0' ||
+                       strncmp(names[i], "HIRETRY_SENTINEL", 16) == 0);
+        HR_ASSERT_INT_EQ(vars[i].secret,
+                         strcmp(names[i], "HIRETRY_SENTINEL_PASSWORD") == 0);
         HR_ASSERT_TRUE(summary_len > 0);
         HR_ASSERT_INT_EQ(vars[i].summary[summary_len - 1], '.');
     }
@@ -316,6 +340,12 @@ static void test_config_vars_default_texts(void)
     HR_ASSERT_STR_EQ(vars[8].default_value, "warn");
     HR_ASSERT_STR_EQ(vars[9].default_value, "false");
     HR_ASSERT_STR_EQ(vars[10].default_value, "250us");
+    HR_ASSERT_STR_EQ(vars[11].default_value, "");
+    HR_ASSERT_STR_EQ(vars[12].default_value, "");
+    HR_ASSERT_STR_EQ(vars[13].default_value, "");
+    HR_ASSERT_STR_EQ(vars[14].default_value, "");
+    HR_ASSERT_STR_EQ(vars[15].default_value, "all");
+    HR_ASSERT_STR_EQ(vars[16].default_value, "250ms");
 }
 
 /* Each documented default, set as the variable's value, loads as valid. */
@@ -947,12 +977,15 @@ static void test_config_message_escaped_cut_value(void)
 
 static void test_config_one_message_per_invalid_variable(void)
 {
+    char long_password[HR_SENTINEL_PASSWORD_MAX + 2];
     size_t count;
     const hr_config_var *vars = hr_config_vars(&count);
     hr_config_source sources[VAR_COUNT];
     hr_config config;
     size_t i;
 
+    memset(long_password, 'p', sizeof(long_password) - 1);
+    long_password[sizeof(long_password) - 1] = '\0';
     env_clear();
     env_set("HIRETRY_RETRIES", "-2");
     env_set("HIRETRY_BACKOFF", "linear");
@@ -965,13 +998,22 @@ static void test_config_one_message_per_invalid_variable(void)
     env_set("HIRETRY_LOG", "warning");
     env_set("HIRETRY_DISABLE", "maybe");
     env_set("HIRETRY_IDLE_CHECK", "5");
+    env_set("HIRETRY_SENTINELS", "localhost");
+    env_set("HIRETRY_SENTINEL_MASTER", "my master");
+    env_set("HIRETRY_SENTINEL_USERNAME", "a b");
+    env_set("HIRETRY_SENTINEL_PASSWORD", long_password);
+    env_set("HIRETRY_SENTINEL_REDIRECT", "");
+    env_set("HIRETRY_SENTINEL_TIMEOUT", "0");
 
     HR_ASSERT_INT_EQ(load(&config, sources), VAR_COUNT);
     HR_ASSERT_INT_EQ(message_count, VAR_COUNT);
     for (i = 0; i < VAR_COUNT && i < count; i++) {
         char prefix[64];
 
-        snprintf(prefix, sizeof(prefix), "invalid %s=\"", vars[i].name);
+        snprintf(prefix, sizeof(prefix),
+                 vars[i].secret ? "invalid %s (value not shown): "
+                                : "invalid %s=\"",
+                 vars[i].name);
         HR_ASSERT_STR_EQ(strstr(messages[i], prefix), messages[i]);
         HR_ASSERT_INT_EQ(sources[i], HR_SOURCE_INVALID);
     }

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hiretry/address.h"
 #include "hiretry/policy.h"
 
 typedef enum hr_log_level {
@@ -23,6 +24,23 @@ typedef enum hr_log_level {
     HR_LOG_DEBUG
 } hr_log_level;
 
+/* Maximum bytes of HIRETRY_SENTINEL_MASTER and HIRETRY_SENTINEL_USERNAME. */
+#define HR_SENTINEL_NAME_MAX 255
+
+/* Maximum bytes of HIRETRY_SENTINEL_PASSWORD. */
+#define HR_SENTINEL_PASSWORD_MAX 511
+
+/* Where the program's connections go when Sentinel names the primary. */
+typedef struct hr_sentinel_config {
+    hr_address_list sentinels; /* HIRETRY_SENTINELS; empty: no Sentinel */
+    char master[HR_SENTINEL_NAME_MAX + 1];       /* HIRETRY_SENTINEL_MASTER */
+    char username[HR_SENTINEL_NAME_MAX + 1];     /* HIRETRY_SENTINEL_USERNAME */
+    char password[HR_SENTINEL_PASSWORD_MAX + 1]; /* "": no AUTH */
+    bool redirect_all;        /* HIRETRY_SENTINEL_REDIRECT=all */
+    hr_address_list redirect; /* the addresses it lists otherwise */
+    int64_t timeout_ns;       /* HIRETRY_SENTINEL_TIMEOUT */
+} hr_sentinel_config;
+
 typedef struct hr_config {
     hr_policy policy;       /* HIRETRY_RETRIES, _BACKOFF*, _RETRY_ON, _WRITES,
                                _DEADLINE */
@@ -30,6 +48,7 @@ typedef struct hr_config {
     hr_log_level log_level; /* HIRETRY_LOG */
     bool disable;           /* HIRETRY_DISABLE */
     int64_t idle_check_ns;  /* HIRETRY_IDLE_CHECK */
+    hr_sentinel_config sentinel;
 } hr_config;
 
 /* Where a setting's value came from. */
@@ -45,6 +64,7 @@ typedef struct hr_config_var {
     const char *accepted;      /* "an integer from -1 to 1000000, ..." */
     const char *default_value; /* "3", as a user would write it */
     const char *summary;       /* one sentence */
+    bool secret; /* a credential: messages and reports never show it */
 } hr_config_var;
 
 /* Reads a variable; returns NULL when unset. secure_getenv in the shim. */
