@@ -17,6 +17,7 @@
 #include "pubsub.h"
 #include "real.h"
 #include "reply.h"
+#include "sentinel.h"
 #include "session.h"
 #include "transaction.h"
 
@@ -333,7 +334,24 @@ void *hr_engine_command(hr_conn *conn, redisContext *c, char *cmd, size_t len)
     return reply;
 }
 
-redisContext *hr_engine_connected(redisContext *c, int error_number)
+/*
+ * Reconnects c for the program's connect, pointed at the primary again
+ * when it follows Sentinel. Returns REDIS_OK, or REDIS_ERR with c->err set.
+ */
+static int hr_connect_again(hr_conn *conn, redisContext *c)
+{
+    hr_failure failure;
+    int error_number;
+
+    if (hr_reconnect_in_place(conn, c) != REDIS_OK)
+        return REDIS_ERR;
+    if (conn->sentinel && hr_sentinel_verify(c, &failure, &error_number) != 0)
+        return REDIS_ERR;
+    return REDIS_OK;
+}
+
+redisContext *hr_engine_connected(redisContext *c, int error_number,
+                                  const hr_sentinel_target *target)
 {
     hr_conn *conn;
     hr_call call;
@@ -348,6 +366,8 @@ redisContext *hr_engine_connected(redisContext *c, int error_number)
         return c;
     }
     conn->last_io_ns = hr_now_ns();
+    if (target != NULL && target->follows)
+        hr_sentinel_connected(conn, c, target);
 
     hr_call_begin(&call, &hr_shim_config.policy, &hr_monotonic_clock);
     while (c->err) {
@@ -360,7 +380,7 @@ redisContext *hr_engine_connected(redisContext *c, int error_number)
             break;
         }
         hr_call_sleep(&call, delay_ns);
-        hr_reconnect_in_place(conn, c);
+        hr_connect_again(conn, c);
         error_number = errno;
     }
     return c;

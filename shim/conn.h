@@ -129,6 +129,9 @@ typedef struct hr_conn {
     bool awaiting_auth;
     bool opening_session; /* awaiting_auth, and the command being sent is
                              AUTH or HELLO */
+    /* The connection goes to the primary that Sentinel names, looked up
+       again before every reconnect. */
+    bool sentinel;
 } hr_conn;
 
 /* Returns the state of c, or NULL when the shim does not manage c. */

@@ -24,6 +24,7 @@
 #include "transaction.h"
 #include "real.h"
 #include "reply.h"
+#include "sentinel.h"
 #include "session.h"
 #include "sigpipe.h"
 #include "tls.h"
@@ -45,7 +46,8 @@ bool hr_socket_closed(int fd)
  * reader with hiredis's own functions. The socket is closed here first,
  * because redisReconnect closes c->fd without clearing it: after a failed
  * name lookup a second reconnect would close a descriptor the program may
- * have reused since.
+ * have reused since. A connection that follows Sentinel queries it for the
+ * primary first, so a failover or a READONLY leads to a fresh lookup.
  */
 int hr_reconnect_in_place(hr_conn *conn, redisContext *c)
 {
@@ -55,6 +57,8 @@ int hr_reconnect_in_place(hr_conn *conn, redisContext *c)
     }
     conn->modes = 0;
     conn->reconnect_needed = false;
+    if (conn->sentinel && hr_sentinel_point(c) != 0)
+        return REDIS_ERR;
     if (hr_real.redisReconnect(c) != REDIS_OK)
         return REDIS_ERR;
     return hr_tls_handshake(conn, c);
@@ -110,7 +114,10 @@ int hr_reopen(hr_conn *conn, redisContext *c, hr_attempt *attempt)
         hr_attempt_transport(attempt, c, errno, false);
         rc = -1;
     } else if (hr_session_restore(conn, c, &attempt->failure,
-                                  &attempt->error_number) != 0) {
+                                  &attempt->error_number) != 0 ||
+               (conn->sentinel &&
+                hr_sentinel_verify(c, &attempt->failure,
+                                   &attempt->error_number) != 0)) {
         attempt->may_have_run = false;
         attempt->error_reply = NULL;
         conn->reconnect_needed = true;
@@ -244,7 +251,10 @@ void *hr_attempt_command(hr_conn *conn, redisContext *c,
     attempt->may_have_run =
         !attempt->failure.not_executed || hr_command_is_script(command);
     attempt->error_reply = reply;
-    if (attempt->failure.drop_connection)
+    /* A primary that turned replica replies READONLY: a connection that
+       follows Sentinel queries it again, on a new connection. */
+    if (attempt->failure.drop_connection ||
+        (conn->sentinel && attempt->failure.cls == HR_CLASS_READ_ONLY_ERROR))
         conn->reconnect_needed = true;
     return NULL;
 }

@@ -49,12 +49,16 @@ static inline hr_conn *hr_enter(const redisContext *c)
  */
 void *hr_engine_command(hr_conn *conn, redisContext *c, char *cmd, size_t len);
 
+struct hr_sentinel_target;
+
 /*
  * Called after a wrapped blocking connect function returned c: retries a
  * transient connect failure and registers c. error_number is errno right
- * after the connect. Returns c.
+ * after the connect. target is the Sentinel lookup made before a TCP
+ * connect, or NULL. Returns c.
  */
-redisContext *hr_engine_connected(redisContext *c, int error_number);
+redisContext *hr_engine_connected(redisContext *c, int error_number,
+                                  const struct hr_sentinel_target *target);
 
 /*
  * Reads the reply to the oldest command the program appended, with the

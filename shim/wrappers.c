@@ -17,6 +17,7 @@
 #include "hiretry/commands.h"
 #include "hiretry/request.h"
 #include "real.h"
+#include "sentinel.h"
 #include "shim.h"
 
 _Static_assert(REDIS_ERR_IO == HR_TRANSPORT_IO, "hiredis error codes");
@@ -56,20 +57,51 @@ static bool hr_enter_connect(void)
             HR_PASS(name, NULL, __VA_ARGS__);                                  \
         hr_shim_depth++;                                                       \
         redisContext *hr_c_ = hr_real.name(__VA_ARGS__);                       \
-        hr_c_ = hr_engine_connected(hr_c_, errno);                             \
+        hr_c_ = hr_engine_connected(hr_c_, errno, NULL);                       \
         hr_shim_depth--;                                                       \
         return hr_c_;                                                          \
     } while (0)
 
+/*
+ * Connects over TCP, with a timeout when tv is not NULL, to ip:port or to
+ * the primary that Sentinel names when the connection follows it.
+ */
+static redisContext *hr_connect_tcp(const char *ip, int port,
+                                    const struct timeval *tv)
+{
+    hr_sentinel_target target;
+    redisContext *c;
+    int error_number;
+
+    hr_shim_depth++;
+    hr_sentinel_target_find(&target, ip, port);
+    if (target.found) {
+        ip = target.primary.host;
+        port = target.primary.port;
+    }
+    if (tv != NULL)
+        c = hr_real.redisConnectWithTimeout(ip, port, *tv);
+    else
+        c = hr_real.redisConnect(ip, port);
+    error_number = errno;
+    c = hr_engine_connected(c, error_number, &target);
+    hr_shim_depth--;
+    return c;
+}
+
 HR_EXPORT redisContext *redisConnect(const char *ip, int port)
 {
-    HR_CONNECT(redisConnect, ip, port);
+    if (!hr_enter_connect())
+        HR_PASS(redisConnect, NULL, ip, port);
+    return hr_connect_tcp(ip, port, NULL);
 }
 
 HR_EXPORT redisContext *redisConnectWithTimeout(const char *ip, int port,
                                                 const struct timeval tv)
 {
-    HR_CONNECT(redisConnectWithTimeout, ip, port, tv);
+    if (!hr_enter_connect())
+        HR_PASS(redisConnectWithTimeout, NULL, ip, port, tv);
+    return hr_connect_tcp(ip, port, &tv);
 }
 
 HR_EXPORT redisContext *redisConnectUnix(const char *path)
