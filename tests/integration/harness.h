@@ -171,6 +171,25 @@ int hr_server_stop(hr_server *server);
 /* Prints the last lines of the server's log to stderr. */
 void hr_server_print_log(const hr_server *server, int lines);
 
+/* A Sentinel that monitors one primary, for hr_sentinel_start. */
+typedef struct hr_sentinel_options {
+    const char *master_name; /* the service name */
+    int master_port;         /* the primary, on 127.0.0.1 */
+    int quorum;              /* Sentinels that must agree it is down */
+    const char *auth_pass;   /* the primary's requirepass, or NULL */
+    const char *password;    /* the Sentinel's own requirepass, or NULL */
+    int down_after_ms;       /* down-after-milliseconds */
+    int failover_timeout_ms; /* failover-timeout */
+} hr_sentinel_options;
+
+/*
+ * Starts valkey-server in Sentinel mode (--sentinel, from the same
+ * binary) on a free loopback port, with a configuration file of its own
+ * in its directory, and waits until it replies to PING. The hr_server is
+ * then stopped, killed and printed as any other. Returns 0 or -1.
+ */
+int hr_sentinel_start(hr_server *sentinel, const hr_sentinel_options *options);
+
 /* ---- Direct connections (harness_client.c) ---- */
 
 /* Returns true when the server replies PONG to PING; LOADING is false. */

@@ -173,6 +173,75 @@ int hr_server_start(hr_server *server, const hr_server_options *options)
     return -1;
 }
 
+/* Writes the Sentinel's configuration file, which Sentinel rewrites as it
+ * learns about replicas and other Sentinels. */
+static int hr_sentinel_write_config(hr_server *sentinel, const char *path,
+                                    const hr_sentinel_options *options)
+{
+    const char *name = options->master_name;
+    FILE *file = fopen(path, "w");
+
+    if (file == NULL) {
+        fprintf(stderr, "harness: creating %s failed: %s\n", path,
+                strerror(errno));
+        return -1;
+    }
+    fprintf(file, "port %d\nbind 127.0.0.1\ndir %s\nlogfile %s\n",
+            sentinel->port, sentinel->dir, sentinel->log_path);
+    fprintf(file, "sentinel monitor %s 127.0.0.1 %d %d\n", name,
+            options->master_port, options->quorum);
+    fprintf(file, "sentinel down-after-milliseconds %s %d\n", name,
+            options->down_after_ms);
+    fprintf(file, "sentinel failover-timeout %s %d\n", name,
+            options->failover_timeout_ms);
+    if (options->auth_pass != NULL)
+        fprintf(file, "sentinel auth-pass %s %s\n", name, options->auth_pass);
+    /* Sentinels with a password need it to talk to each other too. */
+    if (options->password != NULL)
+        fprintf(file, "requirepass %s\nsentinel sentinel-pass %s\n",
+                options->password, options->password);
+    return fclose(file) == 0 ? 0 : -1;
+}
+
+int hr_sentinel_start(hr_server *sentinel, const hr_sentinel_options *options)
+{
+    hr_server_options dir_options = {.kind = HR_SERVER_VALKEY};
+    char path[sizeof(sentinel->dir) + 16];
+
+    memset(sentinel, 0, sizeof(*sentinel));
+    sentinel->kind = HR_SERVER_VALKEY;
+    if (options->password != NULL)
+        sentinel->password = strdup(options->password);
+    if (hr_server_make_dir(sentinel, &dir_options) != 0 ||
+        hr_harness_path(path, sizeof(path), "%s/sentinel.conf",
+                        sentinel->dir) != 0)
+        return -1;
+
+    for (int attempt = 0; attempt < HR_PORT_ATTEMPTS; attempt++) {
+        int rc = 0;
+
+        sentinel->port = hr_free_port();
+        if (sentinel->port < 0 ||
+            hr_sentinel_write_config(sentinel, path, options) != 0)
+            return -1;
+        hr_string_list_free(&sentinel->argv);
+        rc |= hr_string_list_add(&sentinel->argv, "%s",
+                                 HIRETRY_VALKEY_SERVER_PATH);
+        rc |= hr_string_list_add(&sentinel->argv, "%s", path);
+        rc |= hr_string_list_add(&sentinel->argv, "--sentinel");
+        if (rc != 0 || hr_server_spawn(sentinel, 0) != 0)
+            return -1;
+        if (hr_server_wait_ready(sentinel, HR_SERVER_WAIT_MS) == 0)
+            return 0;
+        if (sentinel->pid != 0) {
+            hr_process_kill(sentinel->pid, NULL);
+            sentinel->pid = 0;
+            return -1;
+        }
+    }
+    return -1;
+}
+
 int hr_server_kill(hr_server *server)
 {
     int rc;
