@@ -265,20 +265,19 @@ void hr_sentinel_connected(hr_conn *conn, redisContext *c,
 
 /*
  * Points c at address for its next redisReconnect. This is the only place
- * that writes a redisContext's address. hiredis 0.14's TCP connect keeps
+ * that writes a redisContext's address. hiredis's TCP connect keeps
  * c->tcp.host when it is given that same pointer, as redisReconnect does,
- * and otherwise frees it with free() and copies the host with strdup(), so
- * the new host is allocated with strdup() here. hiredis 1.x allocates it
- * with hi_strdup() and frees it with hi_free(): a port to 1.x changes this
- * function. Returns 0, or -1 when out of memory.
+ * and hiredis frees it in redisFree, so the new host comes from hiredis's
+ * allocator (malloc() in 0.14, the program's hiredisSetAllocators choice
+ * in 1.x). Returns 0, or -1 when out of memory.
  */
 static int hr_sentinel_set_address(redisContext *c, const hr_address *address)
 {
-    char *host = strdup(address->host);
+    char *host = hr_real_strdup(address->host);
 
     if (host == NULL)
         return -1;
-    free(c->tcp.host);
+    hr_real_free(c->tcp.host);
     c->tcp.host = host;
     c->tcp.port = address->port;
     return 0;
