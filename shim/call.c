@@ -6,6 +6,7 @@
 #include "engine.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,12 +98,44 @@ static void *hr_give_up(hr_conn *conn, const hr_attempt *attempt,
     return NULL;
 }
 
-/* Marks the connection for a reconnect if the server closed it idle. */
+/*
+ * Returns true when bytes wait to be read on a connection that owes no
+ * reply: a reply to a command never sent, which hiredis would hand to the
+ * next command. The bytes may already sit in hiredis's reader, or still in
+ * the socket. An idle connection the server closed also returns true.
+ */
+static bool hr_unexpected_bytes(const redisContext *c)
+{
+    int saved_errno = errno;
+    struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
+    bool pending;
+
+    if (c->reader != NULL && c->reader->len > c->reader->pos)
+        return true;
+    pending = c->fd >= 0 && poll(&pfd, 1, 0) == 1;
+    errno = saved_errno;
+    return pending;
+}
+
+/*
+ * Marks an idle connection for a reconnect before a command is written on
+ * it, when the server closed it or sent bytes while no reply was owed.
+ * Either way the command cannot have run yet.
+ */
 static void hr_check_idle(hr_conn *conn, redisContext *c, int64_t now)
 {
-    if (now - conn->last_io_ns >= hr_shim_config.idle_check_ns && !c->err &&
-        !conn->reconnect_needed && hr_closed_while_idle(conn, c, now))
-        conn->reconnect_needed = true;
+    char endpoint[160];
+
+    if (now - conn->last_io_ns < hr_shim_config.idle_check_ns || c->err ||
+        conn->reconnect_needed || !hr_unexpected_bytes(c))
+        return;
+
+    conn->reconnect_needed = true;
+    if (hr_closed_while_idle(conn, c, now))
+        return;
+    hr_conn_endpoint(c, endpoint, sizeof(endpoint));
+    hr_log(HR_LOG_WARN, "event=unexpected_reply endpoint=%s fd=%d", endpoint,
+           c->fd);
 }
 
 /*
