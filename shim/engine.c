@@ -7,6 +7,7 @@
 #include "engine.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,11 +47,17 @@ bool hr_socket_closed(int fd)
  * reader with hiredis's own functions. The socket is closed here first,
  * because redisReconnect closes c->fd without clearing it: after a failed
  * name lookup a second reconnect would close a descriptor the program may
- * have reused since. A connection that follows Sentinel queries it for the
- * primary first, so a failover or a READONLY leads to a fresh lookup.
+ * have reused since. hiredis 0.14 opens sockets without SOCK_CLOEXEC, so
+ * the new one is made close-on-exec here. The program has never seen this
+ * socket, so it cannot rely on a child inheriting it. A connection that
+ * follows Sentinel queries it for the primary first, so a failover or a
+ * READONLY leads to a fresh lookup.
  */
 int hr_reconnect_in_place(hr_conn *conn, redisContext *c)
 {
+    int saved_errno;
+    int rc;
+
     if (c->fd >= 0) {
         close(c->fd);
         c->fd = -1;
@@ -59,7 +66,15 @@ int hr_reconnect_in_place(hr_conn *conn, redisContext *c)
     conn->reconnect_needed = false;
     if (conn->sentinel && hr_sentinel_point(c) != 0)
         return REDIS_ERR;
-    if (hr_real.redisReconnect(c) != REDIS_OK)
+    rc = hr_real.redisReconnect(c);
+
+    /* NOTE: a thread that forks and execs between the socket's creation
+       inside hiredis and this call still passes it to its child. */
+    saved_errno = errno;
+    if (c->fd >= 0)
+        fcntl(c->fd, F_SETFD, FD_CLOEXEC);
+    errno = saved_errno;
+    if (rc != REDIS_OK)
         return REDIS_ERR;
     return hr_tls_handshake(conn, c);
 }
