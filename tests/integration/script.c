@@ -32,6 +32,7 @@ static const char hr_usage[] =
     "  @touch:PATH      creates the file PATH\n"
     "  @wait:PATH       waits until the file PATH exists (30 s at most)\n"
     "  @closeerr        closes standard error (descriptor 2)\n"
+    "  @system:COMMAND  runs COMMAND with system(3), as a child process\n"
     "\n"
     "Prints step<N>=RESULT for each step, where RESULT is status:TEXT,\n"
     "error:TEXT, integer:N, string:TEXT, nil, array:COUNT, ok, or\n"
@@ -186,6 +187,8 @@ static void hr_run_step(redisContext *c, int step, char *text)
         hr_touch(step, text + 7);
     } else if (strncmp(text, "@wait:", 6) == 0) {
         hr_wait_file(step, text + 6);
+    } else if (strncmp(text, "@system:", 8) == 0) {
+        printf("step%d=status:%d\n", step, system(text + 8));
     } else if (strcmp(text, "@closeerr") == 0) {
         printf("step%d=%s\n", step,
                close(STDERR_FILENO) == 0 ? "ok" : "failed");
