@@ -21,6 +21,9 @@ static size_t hr_conn_capacity; /* a power of two, or 0 */
 static size_t hr_conn_count;
 static _Atomic unsigned long hr_conn_generation;
 static pthread_once_t hr_conn_atfork_once = PTHREAD_ONCE_INIT;
+/* Incremented in every child of fork(), so a context whose count differs
+ * from the process's was inherited from a parent. */
+static _Atomic unsigned long hr_conn_forks;
 
 struct hr_conn_cache {
     const redisContext *context;
@@ -41,10 +44,36 @@ static void hr_conn_after_fork(void)
     pthread_mutex_unlock(&hr_conn_lock);
 }
 
+static void hr_conn_after_fork_child(void)
+{
+    atomic_fetch_add_explicit(&hr_conn_forks, 1, memory_order_relaxed);
+    pthread_mutex_unlock(&hr_conn_lock);
+}
+
 static void hr_conn_register_atfork(void)
 {
     pthread_atfork(hr_conn_prepare_fork, hr_conn_after_fork,
-                   hr_conn_after_fork);
+                   hr_conn_after_fork_child);
+}
+
+/*
+ * Marks a context inherited through fork() for a reconnect. Parent and
+ * child would otherwise share one connection, and each could read the
+ * other's replies. Closing the child's copy of the socket sends nothing to
+ * the server while the parent keeps its own.
+ */
+static void hr_conn_check_fork(hr_conn *conn)
+{
+    unsigned long forks =
+        atomic_load_explicit(&hr_conn_forks, memory_order_relaxed);
+
+    if (conn == NULL || conn->forks == forks)
+        return;
+    conn->forks = forks;
+    /* TODO: pipelined commands the parent had written and still owed a
+       reply stay queued here, and the pipeline rules decide in the child
+       whether they go out again; no test covers that case yet. */
+    conn->reconnect_needed = true;
 }
 
 static size_t hr_conn_hash(const redisContext *c)
@@ -93,8 +122,10 @@ hr_conn *hr_conn_find(const redisContext *c)
         atomic_load_explicit(&hr_conn_generation, memory_order_acquire);
     hr_conn *conn = NULL;
 
-    if (cache->context == c && cache->generation == generation)
+    if (cache->context == c && cache->generation == generation) {
+        hr_conn_check_fork(cache->conn);
         return cache->conn;
+    }
 
     pthread_mutex_lock(&hr_conn_lock);
     if (hr_conn_capacity != 0)
@@ -104,6 +135,7 @@ hr_conn *hr_conn_find(const redisContext *c)
     cache->context = c;
     cache->conn = conn;
     cache->generation = generation;
+    hr_conn_check_fork(conn);
     return conn;
 }
 
@@ -115,6 +147,7 @@ hr_conn *hr_conn_add(redisContext *c)
         return NULL;
     conn->context = c;
     pthread_once(&hr_conn_atfork_once, hr_conn_register_atfork);
+    conn->forks = atomic_load_explicit(&hr_conn_forks, memory_order_relaxed);
 
     pthread_mutex_lock(&hr_conn_lock);
     if ((hr_conn_count + 1) * 2 > hr_conn_capacity && !hr_conn_grow()) {

@@ -121,6 +121,8 @@ typedef struct hr_conn {
     size_t spare_size;
     int64_t last_io_ns;    /* monotonic time of the last command */
     bool reconnect_needed; /* reconnect before the next command */
+    unsigned long forks;   /* fork() count when the context was last used
+                              in this process; see hr_conn_find */
     /* A session command went out whose reply the shim could not see (an
        inline command): no reconnect restores a session it does not know. */
     bool session_unknown;
@@ -134,7 +136,8 @@ typedef struct hr_conn {
     bool sentinel;
 } hr_conn;
 
-/* Returns the state of c, or NULL when the shim does not manage c. */
+/* Returns the state of c, or NULL when the shim does not manage c. Marks a
+ * context inherited through fork() for a reconnect. */
 hr_conn *hr_conn_find(const redisContext *c);
 
 /* Creates state for c; returns NULL when out of memory. */
