@@ -71,8 +71,8 @@ static void hr_conn_check_fork(hr_conn *conn)
         return;
     conn->forks = forks;
     /* TODO: pipelined commands the parent had written and still owed a
-       reply stay queued here, and the pipeline rules decide in the child
-       whether they go out again; no test covers that case yet. */
+       reply stay queued here. The pipeline rules decide in the child
+       whether they go out again, and no test covers that case yet. */
     conn->reconnect_needed = true;
 }
 
