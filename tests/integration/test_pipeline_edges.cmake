@@ -10,9 +10,9 @@ target_compile_definitions(integration_test_pipeline_edges PRIVATE
   "HIRETRY_PIPELINE_EDGES_PATH=\"$<TARGET_FILE:hr_pipeline_edges>\"")
 add_dependencies(integration_test_pipeline_edges hr_pipeline_edges)
 
-# valgrind cannot run programs that load the AddressSanitizer runtime.
+# valgrind cannot run programs that load a sanitizer runtime.
 find_program(HIRETRY_VALGRIND valgrind)
-if(HIRETRY_VALGRIND AND NOT HIRETRY_SANITIZE)
+if(HIRETRY_VALGRIND AND NOT HIRETRY_SANITIZE AND NOT HIRETRY_TSAN)
   target_compile_definitions(integration_test_pipeline_edges PRIVATE
     "HIRETRY_VALGRIND_PATH=\"${HIRETRY_VALGRIND}\"")
 else()
