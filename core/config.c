@@ -47,6 +47,13 @@
  * bytes, so the value needs a bound. */
 #define HR_PIPELINE_MAX_BYTES (UINT64_C(1) << 30)
 
+/* The largest token capacity and breaker threshold. */
+#define HR_BUDGET_COUNT_MAX 1000000
+
+/* The shortest cool-down: a shorter one would let a reconnect storm
+ * through between rejections. */
+#define HR_COOLDOWN_MIN_NS (HR_NS_PER_S / 1000)
+
 /* Maximum bytes of an invalid value quoted in a message. Longer values are
  * cut. */
 #define HR_QUOTE_MAX 64
@@ -161,6 +168,57 @@ static int hr_store_idle_check(const char *text, hr_config *config)
     if (hr_parse_duration(text, &ns) != 0 || ns > HR_BACKOFF_MAX_NS)
         return -1;
     config->idle_check_ns = ns;
+    return 0;
+}
+
+static int hr_store_budget(const char *text, hr_config *config)
+{
+    return hr_parse_bool(text, &config->budget.enabled);
+}
+
+static int hr_store_budget_ratio(const char *text, hr_config *config)
+{
+    return hr_parse_milli(text, HR_BUDGET_MILLI, &config->budget.ratio_milli);
+}
+
+static int hr_store_budget_capacity(const char *text, hr_config *config)
+{
+    long long value;
+
+    if (hr_parse_integer(text, 1, HR_BUDGET_COUNT_MAX, &value) != 0)
+        return -1;
+    config->budget.capacity = value;
+    return 0;
+}
+
+static int hr_store_budget_floor(const char *text, hr_config *config)
+{
+    long long value;
+
+    if (hr_parse_integer(text, 0, HR_BUDGET_FLOOR_MAX, &value) != 0)
+        return -1;
+    config->budget.floor_per_sec = value;
+    return 0;
+}
+
+static int hr_store_breaker_failures(const char *text, hr_config *config)
+{
+    long long value;
+
+    if (hr_parse_integer(text, 0, HR_BUDGET_COUNT_MAX, &value) != 0)
+        return -1;
+    config->breaker.failures = (int)value;
+    return 0;
+}
+
+static int hr_store_breaker_cooldown(const char *text, hr_config *config)
+{
+    int64_t ns;
+
+    if (hr_parse_duration(text, &ns) != 0 || ns < HR_COOLDOWN_MIN_NS ||
+        ns > HR_BACKOFF_MAX_NS)
+        return -1;
+    config->breaker.cooldown_ns = ns;
     return 0;
 }
 
@@ -358,7 +416,36 @@ static int hr_store_sentinel_timeout(const char *text, hr_config *config)
       "microseconds",                                                          \
       "250ms",                                                                 \
       "Sets the connect timeout, and the timeout of each reply, when asking "  \
-      "one Sentinel, after which the next one is asked.")
+      "one Sentinel, after which the next one is asked.")                      \
+    X("HIRETRY_BUDGET", hr_store_budget,                                       \
+      "a boolean (1/0, true/false, yes/no or on/off, in any case)", "on",      \
+      "Turns on the retry budget: a token bucket per server endpoint, shared " \
+      "by every thread and context, from which each retry and reconnect "      \
+      "takes one token.")                                                      \
+    X("HIRETRY_BUDGET_RATIO", hr_store_budget_ratio,                           \
+      "a decimal from 0 to 1 with at most three digits after the point",       \
+      "0.1",                                                                   \
+      "Sets the tokens that each successful command adds to its "              \
+      "endpoint's budget.")                                                    \
+    X("HIRETRY_BUDGET_CAPACITY", hr_store_budget_capacity,                     \
+      "an integer from 1 to 1000000", "10",                                    \
+      "Sets the tokens of a full budget, which is how many retries a burst "   \
+      "of failures may take before the floor applies.")                        \
+    X("HIRETRY_BUDGET_FLOOR", hr_store_budget_floor,                           \
+      "an integer from 0 to 1000000, where 0 allows no retry once the "        \
+      "tokens are spent",                                                      \
+      "2",                                                                     \
+      "Sets the retries per second and endpoint that are allowed even "        \
+      "when the budget is empty, so that a quiet process still recovers.")     \
+    X("HIRETRY_BREAKER_FAILURES", hr_store_breaker_failures,                   \
+      "an integer from 0 to 1000000, where 0 turns the circuit breaker off",   \
+      "0",                                                                     \
+      "Sets how many failures in a row open an endpoint's circuit, "           \
+      "which then rejects every reconnect to it for the cool-down.")           \
+    X("HIRETRY_BREAKER_COOLDOWN", hr_store_breaker_cooldown,                   \
+      "a duration from 1ms to 3600s with a unit of us, ms or s", "1s",         \
+      "Sets how long an open circuit rejects reconnects, before a random "     \
+      "extra of up to half as long, until one probe goes through.")
 
 #define HR_CONFIG_DOC_ROW(name, store, accepted, default_value, summary)       \
     {name, accepted, default_value, summary, false},

@@ -6,6 +6,7 @@
 #define HIRETRY_CONFIG_INTERNAL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "hiretry/backoff.h"
 #include "hiretry/errors.h"
@@ -22,6 +23,14 @@ int hr_keyword_index(const char *text, const char *const *names, size_t count);
  */
 int hr_parse_integer(const char *text, long long min, long long max,
                      long long *out);
+
+/*
+ * Parses a decimal number with at most three digits after the point, such
+ * as "0.1" or "2", into thousandths. No sign, exponent or space. Returns 0,
+ * or -1 with *out_milli unchanged when the text is invalid or the value
+ * exceeds max_milli.
+ */
+int hr_parse_milli(const char *text, int64_t max_milli, int64_t *out_milli);
 
 /* Parses a backoff strategy name in any ASCII case. Returns 0 or -1. */
 int hr_parse_backoff_kind(const char *text, hr_backoff_kind *out);

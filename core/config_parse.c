@@ -109,6 +109,41 @@ static size_t hr_digit_span(const char *text)
     return len;
 }
 
+int hr_parse_milli(const char *text, int64_t max_milli, int64_t *out_milli)
+{
+    size_t whole_len = hr_digit_span(text);
+    const char *fraction = text + whole_len;
+    size_t fraction_len = 0;
+    int64_t value = 0;
+    size_t i;
+
+    if (whole_len == 0 || whole_len > 9)
+        return -1;
+    for (i = 0; i < whole_len; i++)
+        value = value * 10 + (text[i] - '0');
+    value *= 1000;
+
+    if (*fraction == '.') {
+        fraction++;
+        fraction_len = hr_digit_span(fraction);
+        if (fraction_len == 0 || fraction_len > 3)
+            return -1;
+    }
+    if (fraction[fraction_len] != '\0')
+        return -1;
+    for (i = 0; i < 3; i++) {
+        int64_t digit = i < fraction_len ? fraction[i] - '0' : 0;
+        static const int64_t place[] = {100, 10, 1};
+
+        value += digit * place[i];
+    }
+
+    if (value > max_milli)
+        return -1;
+    *out_milli = value;
+    return 0;
+}
+
 /* Parses len digits into *out. Returns -1 when the number exceeds max. */
 static int hr_parse_digits(const char *digits, size_t len, uint64_t max,
                            uint64_t *out)

@@ -87,6 +87,10 @@ const char *hr_verdict_name(hr_verdict verdict)
         return "exhausted";
     case HR_GIVE_UP_DEADLINE:
         return "deadline";
+    case HR_GIVE_UP_BUDGET:
+        return "budget";
+    case HR_GIVE_UP_CIRCUIT_OPEN:
+        return "circuit_open";
     }
     return "unknown";
 }

@@ -53,7 +53,7 @@
 #define HR_NAME_SHOWN_MAX 64
 
 /* Width of the name and source columns of check's report. */
-#define HR_NAME_COLUMN 20
+#define HR_NAME_COLUMN 24
 #define HR_SOURCE_COLUMN 11
 
 /* A misspelled variable within this edit distance of a known one gets a

@@ -24,6 +24,9 @@
 #define FAKE_ENV_MAX 32
 #define READS_MAX 64
 #define MESSAGES_MAX 32
+#define FAKE_ENV_MAX 24
+#define READS_MAX 64
+#define MESSAGES_MAX 24
 #define MESSAGE_SIZE 2048
 #define LABEL_SIZE 160
 #define LONG_VALUE_SIZE 10240
@@ -196,6 +199,18 @@ static int64_t read_setting(const hr_config *config, const char *name)
         return config->disable;
     if (strcmp(name, "HIRETRY_IDLE_CHECK") == 0)
         return config->idle_check_ns;
+    if (strcmp(name, "HIRETRY_BUDGET") == 0)
+        return config->budget.enabled;
+    if (strcmp(name, "HIRETRY_BUDGET_RATIO") == 0)
+        return config->budget.ratio_milli;
+    if (strcmp(name, "HIRETRY_BUDGET_CAPACITY") == 0)
+        return config->budget.capacity;
+    if (strcmp(name, "HIRETRY_BUDGET_FLOOR") == 0)
+        return config->budget.floor_per_sec;
+    if (strcmp(name, "HIRETRY_BREAKER_FAILURES") == 0)
+        return config->breaker.failures;
+    if (strcmp(name, "HIRETRY_BREAKER_COOLDOWN") == 0)
+        return config->breaker.cooldown_ns;
     return INT64_MIN;
 }
 
@@ -248,6 +263,12 @@ static void assert_defaults(const hr_config *config)
     HR_ASSERT_INT_EQ(config->sentinel.redirect_all, true);
     HR_ASSERT_UINT_EQ(config->sentinel.redirect.count, 0);
     HR_ASSERT_INT_EQ(config->sentinel.timeout_ns, 250000000);
+    HR_ASSERT_INT_EQ(config->budget.enabled, true);
+    HR_ASSERT_INT_EQ(config->budget.ratio_milli, 100);
+    HR_ASSERT_INT_EQ(config->budget.capacity, 10);
+    HR_ASSERT_INT_EQ(config->budget.floor_per_sec, 2);
+    HR_ASSERT_INT_EQ(config->breaker.failures, 0);
+    HR_ASSERT_INT_EQ(config->breaker.cooldown_ns, INT64_C(1000000000));
 }
 
 static void test_config_defaults_values(void)
@@ -303,6 +324,12 @@ static void test_config_vars_table(void)
         "HIRETRY_SENTINEL_PASSWORD",
         "HIRETRY_SENTINEL_REDIRECT",
         "HIRETRY_SENTINEL_TIMEOUT",
+        "HIRETRY_BUDGET",
+        "HIRETRY_BUDGET_RATIO",
+        "HIRETRY_BUDGET_CAPACITY",
+        "HIRETRY_BUDGET_FLOOR",
+        "HIRETRY_BREAKER_FAILURES",
+        "HIRETRY_BREAKER_COOLDOWN",
     };
     size_t count = 0;
     const hr_config_var *vars = hr_config_vars(&count);
@@ -346,6 +373,12 @@ static void test_config_vars_default_texts(void)
     HR_ASSERT_STR_EQ(vars[14].default_value, "");
     HR_ASSERT_STR_EQ(vars[15].default_value, "all");
     HR_ASSERT_STR_EQ(vars[16].default_value, "250ms");
+    HR_ASSERT_STR_EQ(vars[11].default_value, "on");
+    HR_ASSERT_STR_EQ(vars[12].default_value, "0.1");
+    HR_ASSERT_STR_EQ(vars[13].default_value, "10");
+    HR_ASSERT_STR_EQ(vars[14].default_value, "2");
+    HR_ASSERT_STR_EQ(vars[15].default_value, "0");
+    HR_ASSERT_STR_EQ(vars[16].default_value, "1s");
 }
 
 /* Each documented default, set as the variable's value, loads as valid. */
@@ -450,6 +483,24 @@ static const setting_case good_cases[] = {
     {"HIRETRY_IDLE_CHECK", "250us", 250000},
     {"HIRETRY_IDLE_CHECK", "30s", INT64_C(30000000000)},
     {"HIRETRY_IDLE_CHECK", "3600s", INT64_C(3600000000000)},
+    {"HIRETRY_BUDGET", "off", false},
+    {"HIRETRY_BUDGET", "ON", true},
+    {"HIRETRY_BUDGET", "0", false},
+    {"HIRETRY_BUDGET_RATIO", "0", 0},
+    {"HIRETRY_BUDGET_RATIO", "0.1", 100},
+    {"HIRETRY_BUDGET_RATIO", "0.25", 250},
+    {"HIRETRY_BUDGET_RATIO", "0.001", 1},
+    {"HIRETRY_BUDGET_RATIO", "1", 1000},
+    {"HIRETRY_BUDGET_RATIO", "1.000", 1000},
+    {"HIRETRY_BUDGET_CAPACITY", "1", 1},
+    {"HIRETRY_BUDGET_CAPACITY", "1000000", 1000000},
+    {"HIRETRY_BUDGET_FLOOR", "0", 0},
+    {"HIRETRY_BUDGET_FLOOR", "1000000", 1000000},
+    {"HIRETRY_BREAKER_FAILURES", "0", 0},
+    {"HIRETRY_BREAKER_FAILURES", "5", 5},
+    {"HIRETRY_BREAKER_COOLDOWN", "1ms", 1000000},
+    {"HIRETRY_BREAKER_COOLDOWN", "2.5s", INT64_C(2500000000)},
+    {"HIRETRY_BREAKER_COOLDOWN", "3600s", INT64_C(3600000000000)},
     {"HIRETRY_PIPELINE_MAX", "0", 0},
     {"HIRETRY_PIPELINE_MAX", "0B", 0},
     {"HIRETRY_PIPELINE_MAX", "0KiB", 0},
@@ -635,6 +686,29 @@ static const fake_variable bad_cases[] = {
     {"HIRETRY_IDLE_CHECK", "-1ms"},
     {"HIRETRY_IDLE_CHECK", "3601s"},
     {"HIRETRY_IDLE_CHECK", "off"},
+    {"HIRETRY_BUDGET", ""},
+    {"HIRETRY_BUDGET", "maybe"},
+    {"HIRETRY_BUDGET_RATIO", ""},
+    {"HIRETRY_BUDGET_RATIO", "1.001"},
+    {"HIRETRY_BUDGET_RATIO", "0.0001"},
+    {"HIRETRY_BUDGET_RATIO", ".5"},
+    {"HIRETRY_BUDGET_RATIO", "0."},
+    {"HIRETRY_BUDGET_RATIO", "-0.1"},
+    {"HIRETRY_BUDGET_RATIO", "10%"},
+    {"HIRETRY_BUDGET_RATIO", "0.1 "},
+    {"HIRETRY_BUDGET_RATIO", "9999999999"},
+    {"HIRETRY_BUDGET_CAPACITY", "0"},
+    {"HIRETRY_BUDGET_CAPACITY", "1000001"},
+    {"HIRETRY_BUDGET_CAPACITY", "-1"},
+    {"HIRETRY_BUDGET_FLOOR", "-1"},
+    {"HIRETRY_BUDGET_FLOOR", "1000001"},
+    {"HIRETRY_BUDGET_FLOOR", "2.5"},
+    {"HIRETRY_BREAKER_FAILURES", "-1"},
+    {"HIRETRY_BREAKER_FAILURES", "1000001"},
+    {"HIRETRY_BREAKER_COOLDOWN", "0"},
+    {"HIRETRY_BREAKER_COOLDOWN", "999us"},
+    {"HIRETRY_BREAKER_COOLDOWN", "1"},
+    {"HIRETRY_BREAKER_COOLDOWN", "3601s"},
     {"HIRETRY_PIPELINE_MAX", ""},
     {"HIRETRY_PIPELINE_MAX", "1073741825"},
     {"HIRETRY_PIPELINE_MAX", "1073741825B"},
@@ -1004,6 +1078,12 @@ static void test_config_one_message_per_invalid_variable(void)
     env_set("HIRETRY_SENTINEL_PASSWORD", long_password);
     env_set("HIRETRY_SENTINEL_REDIRECT", "");
     env_set("HIRETRY_SENTINEL_TIMEOUT", "0");
+    env_set("HIRETRY_BUDGET", "maybe");
+    env_set("HIRETRY_BUDGET_RATIO", "10%");
+    env_set("HIRETRY_BUDGET_CAPACITY", "0");
+    env_set("HIRETRY_BUDGET_FLOOR", "-1");
+    env_set("HIRETRY_BREAKER_FAILURES", "many");
+    env_set("HIRETRY_BREAKER_COOLDOWN", "0");
 
     HR_ASSERT_INT_EQ(load(&config, sources), VAR_COUNT);
     HR_ASSERT_INT_EQ(message_count, VAR_COUNT);

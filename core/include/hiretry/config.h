@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "hiretry/address.h"
+#include "hiretry/budget.h"
 #include "hiretry/policy.h"
 
 typedef enum hr_log_level {
@@ -49,6 +50,14 @@ typedef struct hr_config {
     bool disable;           /* HIRETRY_DISABLE */
     int64_t idle_check_ns;  /* HIRETRY_IDLE_CHECK */
     hr_sentinel_config sentinel;
+    hr_policy policy;        /* HIRETRY_RETRIES, _BACKOFF*, _RETRY_ON, _WRITES,
+                                _DEADLINE */
+    size_t pipeline_max;     /* HIRETRY_PIPELINE_MAX, in bytes */
+    hr_log_level log_level;  /* HIRETRY_LOG */
+    bool disable;            /* HIRETRY_DISABLE */
+    int64_t idle_check_ns;   /* HIRETRY_IDLE_CHECK */
+    hr_budget_config budget; /* HIRETRY_BUDGET and HIRETRY_BUDGET_* */
+    hr_breaker_config breaker; /* HIRETRY_BREAKER_* */
 } hr_config;
 
 /* Where a setting's value came from. */

@@ -43,16 +43,16 @@ typedef enum hr_repeat_safety {
 } hr_repeat_safety;
 
 typedef struct hr_policy {
-    int retries;             /* retries after the first attempt; < 0: forever */
-    hr_backoff backoff;      /* the delay between attempts */
-    hr_class_set retry_on;   /* classes that are retried, already expanded */
-    hr_writes writes;        /* which commands that may have run are repeated */
-    int64_t deadline_ns;     /* budget of one call, sleeps included; 0: none */
+    int retries;           /* retries after the first attempt; < 0: forever */
+    hr_backoff backoff;    /* the delay between attempts */
+    hr_class_set retry_on; /* classes that are retried, already expanded */
+    hr_writes writes;      /* which commands that may have run are repeated */
+    int64_t deadline_ns;   /* budget of one call, sleeps included; 0: none */
 } hr_policy;
 
 /* A source of time, replaceable in tests. */
 typedef struct hr_clock {
-    int64_t (*now_ns)(void *arg);           /* monotonic nanoseconds */
+    int64_t (*now_ns)(void *arg);            /* monotonic nanoseconds */
     void (*sleep_ns)(void *arg, int64_t ns); /* sleeps ns > 0 nanoseconds */
     void *arg;
 } hr_clock;
@@ -69,16 +69,18 @@ typedef enum hr_verdict {
     HR_GIVE_UP_PERMANENT,     /* a caller error that no retry can fix */
     HR_GIVE_UP_UNSAFE,        /* it may have run and may not be repeated */
     HR_GIVE_UP_EXHAUSTED,     /* no retries left */
-    HR_GIVE_UP_DEADLINE       /* the deadline is reached, or the next sleep
+    HR_GIVE_UP_DEADLINE,      /* the deadline is reached, or the next sleep
                                  would reach it */
+    HR_GIVE_UP_BUDGET,        /* the endpoint's retry budget is spent */
+    HR_GIVE_UP_CIRCUIT_OPEN   /* the endpoint's circuit breaker is open */
 } hr_verdict;
 
 /* State of one logical call across its attempts. */
 typedef struct hr_call {
     const hr_policy *policy;
     const hr_clock *clock;
-    int failures;               /* failed attempts so far, saturating */
-    int64_t deadline_at_ns;     /* absolute clock time, or 0 for none */
+    int failures;           /* failed attempts so far, saturating */
+    int64_t deadline_at_ns; /* absolute clock time, or 0 for none */
     hr_backoff_state backoff;
 } hr_call;
 
