@@ -84,12 +84,16 @@ static void hr_budget_refill_floor(hr_budget *budget,
     if (elapsed > HR_NS_PER_SEC)
         elapsed = HR_NS_PER_SEC;
 
-    /* Calls closer together than one thousandth of a token keep the time
-       they did not credit, so that a busy caller still refills. */
+    /* The clock moves on by the time credited, not to now_ns, so that the
+       fraction of a thousandth left over is not lost: a busy caller would
+       otherwise lose most of it on every call. */
     milli = rate * elapsed / HR_NS_PER_SEC;
     if (milli == 0)
         return;
-    budget->floor_at_ns = now_ns;
+    budget->floor_at_ns =
+        elapsed == HR_NS_PER_SEC
+            ? now_ns
+            : budget->floor_at_ns + milli * HR_NS_PER_SEC / rate;
     if (milli >= rate - budget->floor_milli)
         budget->floor_milli = rate;
     else

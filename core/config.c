@@ -428,7 +428,7 @@ static int hr_store_sentinel_timeout(const char *text, hr_config *config)
       "Sets the tokens that each successful command adds to its "              \
       "endpoint's budget.")                                                    \
     X("HIRETRY_BUDGET_CAPACITY", hr_store_budget_capacity,                     \
-      "an integer from 1 to 1000000", "10",                                    \
+      "an integer from 1 to 1000000", "5",                                     \
       "Sets the tokens of a full budget, which is how many retries a burst "   \
       "of failures may take before the floor applies.")                        \
     X("HIRETRY_BUDGET_FLOOR", hr_store_budget_floor,                           \

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "budget.h"
 #include "hiretry/commands.h"
 #include "hiretry/policy.h"
 #include "log.h"
@@ -217,6 +218,7 @@ static void *hr_retry_loop(hr_conn *conn, redisContext *c, hr_command *command,
                                          call.failures > 0, &attempt);
         if (reply != NULL) {
             conn->last_io_ns = hr_now_ns();
+            hr_budget_success(conn);
             if (conn->awaiting_auth && conn->opening_session)
                 hr_finish_session(conn, c);
             if (conn->tx.open && !(command->flags & HR_COMMAND_TRANSACTION))
@@ -245,6 +247,7 @@ static void *hr_retry_loop(hr_conn *conn, redisContext *c, hr_command *command,
         }
         hr_verdict verdict =
             hr_call_failed(&call, &attempt.failure, allowed, &delay_ns);
+        verdict = hr_budget_judge(conn, c, &attempt.failure, verdict);
         if (hr_log_enabled(HR_LOG_WARN)) {
             char name[40];
             hr_command_name(command, name, sizeof(name));
@@ -407,6 +410,7 @@ redisContext *hr_engine_connected(redisContext *c, int error_number,
         hr_attempt_transport(&attempt, c, error_number, false);
         hr_verdict verdict =
             hr_call_failed(&call, &attempt.failure, true, &delay_ns);
+        verdict = hr_budget_judge(conn, c, &attempt.failure, verdict);
         hr_log_attempt(c, "connect", &call, &attempt, verdict, delay_ns);
         if (verdict != HR_RETRY) {
             errno = error_number;
@@ -443,6 +447,7 @@ int hr_engine_reconnect(hr_conn *conn, redisContext *c)
     hr_call_begin(&call, &hr_shim_config.policy, &hr_monotonic_clock);
     for (;;) {
         if (hr_reopen(conn, c, &attempt) == 0) {
+            hr_budget_success(conn);
             conn->opening_session = false;
             conn->last_io_ns = hr_now_ns();
             errno = saved_errno;
@@ -450,6 +455,7 @@ int hr_engine_reconnect(hr_conn *conn, redisContext *c)
         }
         hr_verdict verdict =
             hr_call_failed(&call, &attempt.failure, true, &delay_ns);
+        verdict = hr_budget_judge(conn, c, &attempt.failure, verdict);
         hr_log_attempt(c, "reconnect", &call, &attempt, verdict, delay_ns);
         if (verdict != HR_RETRY) {
             conn->opening_session = false;

@@ -134,6 +134,8 @@ typedef struct hr_conn {
     /* The connection goes to the primary that Sentinel names, looked up
        again before every reconnect. */
     bool sentinel;
+    struct hr_endpoint *endpoint; /* budget and breaker, from budget.c */
+    unsigned budget_flags;        /* HR_BUDGET_* */
 } hr_conn;
 
 /* Returns the state of c, or NULL when the shim does not manage c. Marks a

@@ -17,6 +17,7 @@
 
 #include <hiredis/sds.h>
 
+#include "budget.h"
 #include "hiretry/commands.h"
 #include "hiretry/policy.h"
 #include "hiredis_abi.h"
@@ -58,6 +59,8 @@ int hr_reconnect_in_place(hr_conn *conn, redisContext *c)
     int saved_errno;
     int rc;
 
+    if (!hr_budget_admit_reconnect(conn, c))
+        return REDIS_ERR;
     if (c->fd >= 0) {
         close(c->fd);
         c->fd = -1;

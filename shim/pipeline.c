@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "budget.h"
 #include "engine.h"
 #include "log.h"
 #include "real.h"
@@ -496,6 +497,7 @@ int hr_pipeline_read(hr_conn *conn, redisContext *c, void **reply)
                clock is read once the last owed reply is in. */
             if (conn->owed.count == 1)
                 conn->last_io_ns = hr_now_ns();
+            hr_budget_success(conn);
             hr_pipeline_pop(conn, c, aux);
             if (reply != NULL)
                 *reply = aux;
@@ -521,6 +523,7 @@ int hr_pipeline_read(hr_conn *conn, redisContext *c, void **reply)
         bool allowed = hr_owed_all_repeatable(&conn->owed, policy->writes);
         hr_verdict verdict =
             hr_call_failed(&call, &attempt.failure, allowed, &delay_ns);
+        verdict = hr_budget_judge(conn, c, &attempt.failure, verdict);
         hr_pipeline_log(conn, c, &call, &attempt, verdict, delay_ns);
         if (verdict != HR_RETRY) {
             /* Every owed reply is lost with the connection, and the next

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "budget.h"
 #include "engine.h"
 #include "hiredis_abi.h"
 #include "hiretry/request.h"
@@ -403,6 +404,7 @@ static int hr_pubsub_reconnect(hr_conn *conn, redisContext *c,
                subscribe again even if this one gives up. */
             conn->modes |= HR_CONN_SUBSCRIBED;
             if (rc == 0) {
+                hr_budget_success(conn);
                 hr_log_resubscribed(c, &conn->pubsub, hr_now_ns() - start_ns);
                 errno = saved_errno;
                 return 0;
@@ -411,6 +413,7 @@ static int hr_pubsub_reconnect(hr_conn *conn, redisContext *c,
 
         hr_verdict verdict =
             hr_call_failed(&call, &attempt.failure, true, &delay_ns);
+        verdict = hr_budget_judge(conn, c, &attempt.failure, verdict);
         hr_log_attempt(c, "subscriber", &call, &attempt, verdict, delay_ns);
         if (verdict != HR_RETRY) {
             errno = attempt.error_number ? attempt.error_number : saved_errno;

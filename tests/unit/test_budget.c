@@ -106,6 +106,25 @@ static void test_budget_floor_busy_caller(void)
     HR_ASSERT_INT_EQ(allowed, 3);
 }
 
+static void test_budget_floor_keeps_fractions(void)
+{
+    hr_budget_config config = budget_config(1, 2);
+    hr_budget budget;
+    int64_t now = 0;
+    int allowed = 0;
+
+    hr_budget_init(&budget, &config, now);
+    (void)drain(&budget, &config, now);
+
+    /* Every 1.7 ms credits 3.4 thousandths: the 0.4 must carry over. */
+    for (int i = 0; i < 10000; i++) {
+        now += 1700 * 1000;
+        if (hr_budget_withdraw(&budget, &config, now))
+            allowed++;
+    }
+    HR_ASSERT_INT_EQ(allowed, 34);
+}
+
 static void test_budget_floor_holds_one_second(void)
 {
     hr_budget_config config = budget_config(1, 5);
@@ -408,6 +427,7 @@ static const CU_TestInfo tests[] = {
     {"budget_floor_spent_first", test_budget_floor_spent_first},
     {"budget_floor_rate", test_budget_floor_rate},
     {"budget_floor_busy_caller", test_budget_floor_busy_caller},
+    {"budget_floor_keeps_fractions", test_budget_floor_keeps_fractions},
     {"budget_floor_holds_one_second", test_budget_floor_holds_one_second},
     {"budget_floor_zero", test_budget_floor_zero},
     {"budget_credit_ratio", test_budget_credit_ratio},

@@ -326,7 +326,7 @@ static const char check_defaults[] =
     "HIRETRY_IDLE_CHECK        default      250us\n"
     "HIRETRY_BUDGET            default      on\n"
     "HIRETRY_BUDGET_RATIO      default      0.1\n"
-    "HIRETRY_BUDGET_CAPACITY   default      10\n"
+    "HIRETRY_BUDGET_CAPACITY   default      5\n"
     "HIRETRY_BUDGET_FLOOR      default      2\n"
     "HIRETRY_BREAKER_FAILURES  default      0\n"
     "HIRETRY_BREAKER_COOLDOWN  default      1s\n"
@@ -540,7 +540,7 @@ static void test_check_env_format(void)
                            "HIRETRY_SENTINEL_TIMEOUT=250ms\n");
                            "HIRETRY_BUDGET=on\n"
                            "HIRETRY_BUDGET_RATIO=0.1\n"
-                           "HIRETRY_BUDGET_CAPACITY=10\n"
+                           "HIRETRY_BUDGET_CAPACITY=5\n"
                            "HIRETRY_BUDGET_FLOOR=2\n"
                            "HIRETRY_BREAKER_FAILURES=0\n"
                            "HIRETRY_BREAKER_COOLDOWN=1s\n");

@@ -265,7 +265,7 @@ static void assert_defaults(const hr_config *config)
     HR_ASSERT_INT_EQ(config->sentinel.timeout_ns, 250000000);
     HR_ASSERT_INT_EQ(config->budget.enabled, true);
     HR_ASSERT_INT_EQ(config->budget.ratio_milli, 100);
-    HR_ASSERT_INT_EQ(config->budget.capacity, 10);
+    HR_ASSERT_INT_EQ(config->budget.capacity, 5);
     HR_ASSERT_INT_EQ(config->budget.floor_per_sec, 2);
     HR_ASSERT_INT_EQ(config->breaker.failures, 0);
     HR_ASSERT_INT_EQ(config->breaker.cooldown_ns, INT64_C(1000000000));
@@ -375,7 +375,7 @@ static void test_config_vars_default_texts(void)
     HR_ASSERT_STR_EQ(vars[16].default_value, "250ms");
     HR_ASSERT_STR_EQ(vars[11].default_value, "on");
     HR_ASSERT_STR_EQ(vars[12].default_value, "0.1");
-    HR_ASSERT_STR_EQ(vars[13].default_value, "10");
+    HR_ASSERT_STR_EQ(vars[13].default_value, "5");
     HR_ASSERT_STR_EQ(vars[14].default_value, "2");
     HR_ASSERT_STR_EQ(vars[15].default_value, "0");
     HR_ASSERT_STR_EQ(vars[16].default_value, "1s");
