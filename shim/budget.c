@@ -162,32 +162,52 @@ void hr_budget_record_success(hr_conn *conn)
     hr_budget_log(endpoint, &events);
 }
 
-/*
- * Returns true when a failure tells that the endpoint cannot serve: it
- * could not be reached, timed out, or refused every command (LOADING, max
- * clients). Rejected credentials and the client's own errors do not.
- */
-static bool hr_budget_counts(const hr_failure *failure)
+/* What a failure tells about its endpoint. */
+typedef enum hr_budget_outcome {
+    HR_OUTCOME_DOWN,     /* unreachable, timed out, or refusing every
+                            command (LOADING, max clients) */
+    HR_OUTCOME_ANSWERED, /* the server replied, if only to reject the
+                            credentials or the command */
+    HR_OUTCOME_CLIENT    /* the client's own error, such as out of memory */
+} hr_budget_outcome;
+
+static hr_budget_outcome hr_budget_outcome_of(const hr_failure *failure)
 {
-    if (failure->permanent ||
-        hr_class_is_a(failure->cls, HR_CLASS_AUTHENTICATION_ERROR) ||
-        hr_class_is_a(failure->cls, HR_CLASS_AUTHORIZATION_ERROR))
-        return false;
-    return hr_class_is_a(failure->cls, HR_CLASS_CONNECTION_ERROR) ||
-           hr_class_is_a(failure->cls, HR_CLASS_TIMEOUT_ERROR);
+    if (hr_class_is_a(failure->cls, HR_CLASS_AUTHENTICATION_ERROR) ||
+        hr_class_is_a(failure->cls, HR_CLASS_AUTHORIZATION_ERROR) ||
+        hr_class_is_a(failure->cls, HR_CLASS_RESPONSE_ERROR))
+        return HR_OUTCOME_ANSWERED;
+    if (failure->permanent)
+        return HR_OUTCOME_CLIENT;
+    if (hr_class_is_a(failure->cls, HR_CLASS_CONNECTION_ERROR) ||
+        hr_class_is_a(failure->cls, HR_CLASS_TIMEOUT_ERROR))
+        return HR_OUTCOME_DOWN;
+    return HR_OUTCOME_CLIENT;
 }
 
-/* Records the failure for the breaker, under the lock. */
+/*
+ * Records the failure for the breaker and the budget, under the lock. A
+ * server that replied serves: it counts as a success, and the token of
+ * the reconnect that reached it comes back, so that rejected credentials
+ * keep failing at once instead of waiting for the floor.
+ */
 static void hr_budget_record_failure(hr_endpoint *endpoint,
-                                     const hr_failure *failure, int64_t now,
-                                     hr_budget_events *events)
+                                     const hr_failure *failure, unsigned flags,
+                                     int64_t now, hr_budget_events *events)
 {
-    if (hr_budget_counts(failure)) {
+    switch (hr_budget_outcome_of(failure)) {
+    case HR_OUTCOME_DOWN:
         events->opened = hr_breaker_failure(
             &endpoint->breaker, &hr_shim_config.breaker, now, hr_random_u64());
-    } else if (!failure->permanent) {
-        /* The server replied, so it serves. */
-        events->closed = hr_breaker_success(&endpoint->breaker);
+        break;
+    case HR_OUTCOME_ANSWERED:
+        if (hr_breaker_success(&endpoint->breaker))
+            events->closed = true;
+        if (flags & HR_BUDGET_SPENT)
+            hr_budget_refund(&endpoint->budget, &hr_shim_config.budget);
+        break;
+    case HR_OUTCOME_CLIENT:
+        break;
     }
 }
 
@@ -214,7 +234,7 @@ hr_verdict hr_budget_judge(hr_conn *conn, const redisContext *c,
     now = hr_now_ns();
     pthread_mutex_lock(&hr_budget_lock);
     hr_endpoint_settle(endpoint, &events);
-    hr_budget_record_failure(endpoint, failure, now, &events);
+    hr_budget_record_failure(endpoint, failure, flags, now, &events);
     if (verdict == HR_RETRY && endpoint->breaker.state == HR_BREAKER_OPEN)
         verdict = HR_GIVE_UP_CIRCUIT_OPEN;
     hr_endpoint_update_dirty(endpoint);
