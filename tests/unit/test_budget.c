@@ -29,11 +29,11 @@ static hr_budget_config budget_config(int64_t capacity, int64_t floor)
 static int drain(hr_budget *budget, const hr_budget_config *config,
                  int64_t now_ns)
 {
-    int taken = 0;
+    int withdrawals = 0;
 
-    while (taken < 1000000 && hr_budget_withdraw(budget, config, now_ns))
-        taken++;
-    return taken;
+    while (withdrawals < 1000000 && hr_budget_withdraw(budget, config, now_ns))
+        withdrawals++;
+    return withdrawals;
 }
 
 static void test_budget_starts_full(void)

@@ -23,7 +23,7 @@
 /* Tokens are counted in thousandths, so a success can credit 0.1 token. */
 #define HR_BUDGET_MILLI INT64_C(1000)
 
-/* The largest floor, in retries per second; larger values count as this. */
+/* The largest floor, in retries per second. Larger floors count as this. */
 #define HR_BUDGET_FLOOR_MAX INT64_C(1000000)
 
 typedef struct hr_budget_config {
