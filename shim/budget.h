@@ -1,16 +1,18 @@
 /*
  * The retry budget and the circuit breaker of each server endpoint, shared
- * by every thread and context of the process. Entries are created at a
- * context's first failure and live until the process exits. A context
- * keeps a pointer to its endpoint's entry, so a success does no lookup
- * and takes no lock: it adds to an atomic count, and only while the entry
- * has something to record.
+ * by every thread and context of the process. An entry is created when a
+ * context first fails or reconnects, and lives until the process exits.
+ * A context keeps a pointer to its endpoint's entry, so a success does no
+ * lookup. It takes the lock only to give a token back or to credit a
+ * batch of successes, and records nothing while the entry is full and
+ * closed.
  *
  * The retry loops call hr_budget_judge after each failed attempt, and every
- * reconnect calls hr_budget_admit_reconnect first. Every failure that the
- * shim retries drops the connection, so each retry reconnects, and the
- * reconnect takes the token. The first reconnect after a success is free.
- * A success gives the token of its reconnect back.
+ * reconnect calls hr_budget_admit_reconnect first. The retry of a failure
+ * that dropped the connection reconnects, and the reconnect takes the
+ * token. A retry after an error reply on a live connection (TRYAGAIN)
+ * takes none, since the server answered. The first reconnect after a
+ * success is free, and a success gives the token of its reconnect back.
  */
 #ifndef HR_SHIM_BUDGET_H
 #define HR_SHIM_BUDGET_H
@@ -40,9 +42,9 @@ enum {
 
 /*
  * One endpoint's entry. successes counts the successes not yet credited to
- * the bucket or reported to the breaker; dirty is false while the bucket
- * is full and the breaker closed with no failure counted, when a success
- * has nothing to record.
+ * the bucket or reported to the breaker. dirty is false while the bucket
+ * is full and the breaker closed with no failure counted, because a
+ * success then has nothing to record.
  */
 typedef struct hr_endpoint hr_endpoint;
 struct hr_endpoint {
@@ -55,7 +57,7 @@ struct hr_endpoint {
     char name[160]; /* "host:port" or "unix:path", as in the logs */
 };
 
-/* Records the success of a slow path: a refund or a batch of credits. */
+/* Records a success on the slow path: a refund, or a batch of credits. */
 void hr_budget_record_success(hr_conn *conn);
 
 /*
@@ -78,7 +80,7 @@ static inline void hr_budget_success(hr_conn *conn)
  * the breaker, and a retry gives up with HR_GIVE_UP_CIRCUIT_OPEN while the
  * circuit is open. A reconnect that the breaker rejected gives up the same
  * way. One that the budget refused sent nothing, so the call sleeps and
- * asks again while it has retries left, and gives up with
+ * requests a token again while it has retries left, and gives up with
  * HR_GIVE_UP_BUDGET when it has none. After a refusal, failure becomes a
  * ConnectionError.
  */
@@ -86,11 +88,12 @@ hr_verdict hr_budget_judge(hr_conn *conn, const redisContext *c,
                            hr_failure *failure, hr_verdict verdict);
 
 /*
- * Decides whether conn may reconnect c now. A reconnect that no retry paid
- * for takes a token, and every reconnect needs the breaker's consent.
- * Returns true to go ahead, or false with c->err set to REDIS_ERR_OTHER
- * and errstr "hiretry: retry budget exhausted for ENDPOINT" or "hiretry:
- * circuit open for ENDPOINT", without any system call.
+ * Decides whether conn may reconnect c now. Every reconnect needs the
+ * breaker's consent, and each but the first since a success takes a
+ * token. Returns true to go ahead, or false with c->err set to
+ * REDIS_ERR_OTHER and errstr "hiretry: retry budget exhausted for
+ * ENDPOINT" or "hiretry: circuit open for ENDPOINT", without any system
+ * call.
  */
 bool hr_budget_admit_reconnect(hr_conn *conn, redisContext *c);
 

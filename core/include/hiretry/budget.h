@@ -52,7 +52,7 @@ void hr_budget_credit(hr_budget *budget, const hr_budget_config *config,
 
 /*
  * Gives one token back, up to the capacity: a retry that succeeded costs
- * nothing, as in the AWS SDKs' retry quota.
+ * nothing, as the retry quota of the AWS SDK for JavaScript v3 allows.
  */
 void hr_budget_refund(hr_budget *budget, const hr_budget_config *config);
 
