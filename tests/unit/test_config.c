@@ -20,13 +20,10 @@
 
 #define ARRAY_LEN(array) (sizeof(array) / sizeof((array)[0]))
 
-#define VAR_COUNT 17
+#define VAR_COUNT 23
 #define FAKE_ENV_MAX 32
 #define READS_MAX 64
 #define MESSAGES_MAX 32
-#define FAKE_ENV_MAX 24
-#define READS_MAX 64
-#define MESSAGES_MAX 24
 #define MESSAGE_SIZE 2048
 #define LABEL_SIZE 160
 #define LONG_VALUE_SIZE 10240
@@ -373,12 +370,12 @@ static void test_config_vars_default_texts(void)
     HR_ASSERT_STR_EQ(vars[14].default_value, "");
     HR_ASSERT_STR_EQ(vars[15].default_value, "all");
     HR_ASSERT_STR_EQ(vars[16].default_value, "250ms");
-    HR_ASSERT_STR_EQ(vars[11].default_value, "on");
-    HR_ASSERT_STR_EQ(vars[12].default_value, "0.1");
-    HR_ASSERT_STR_EQ(vars[13].default_value, "5");
-    HR_ASSERT_STR_EQ(vars[14].default_value, "2");
-    HR_ASSERT_STR_EQ(vars[15].default_value, "0");
-    HR_ASSERT_STR_EQ(vars[16].default_value, "1s");
+    HR_ASSERT_STR_EQ(vars[17].default_value, "on");
+    HR_ASSERT_STR_EQ(vars[18].default_value, "0.1");
+    HR_ASSERT_STR_EQ(vars[19].default_value, "5");
+    HR_ASSERT_STR_EQ(vars[20].default_value, "2");
+    HR_ASSERT_STR_EQ(vars[21].default_value, "0");
+    HR_ASSERT_STR_EQ(vars[22].default_value, "1s");
 }
 
 /* Each documented default, set as the variable's value, loads as valid. */

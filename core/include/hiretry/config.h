@@ -43,20 +43,14 @@ typedef struct hr_sentinel_config {
 } hr_sentinel_config;
 
 typedef struct hr_config {
-    hr_policy policy;       /* HIRETRY_RETRIES, _BACKOFF*, _RETRY_ON, _WRITES,
-                               _DEADLINE */
+    hr_policy policy;       /* HIRETRY_RETRIES, _BACKOFF*, _RETRY_ON,
+                               _WRITES, _DEADLINE */
     size_t pipeline_max;    /* HIRETRY_PIPELINE_MAX, in bytes */
     hr_log_level log_level; /* HIRETRY_LOG */
     bool disable;           /* HIRETRY_DISABLE */
     int64_t idle_check_ns;  /* HIRETRY_IDLE_CHECK */
     hr_sentinel_config sentinel;
-    hr_policy policy;        /* HIRETRY_RETRIES, _BACKOFF*, _RETRY_ON, _WRITES,
-                                _DEADLINE */
-    size_t pipeline_max;     /* HIRETRY_PIPELINE_MAX, in bytes */
-    hr_log_level log_level;  /* HIRETRY_LOG */
-    bool disable;            /* HIRETRY_DISABLE */
-    int64_t idle_check_ns;   /* HIRETRY_IDLE_CHECK */
-    hr_budget_config budget; /* HIRETRY_BUDGET and HIRETRY_BUDGET_* */
+    hr_budget_config budget;   /* HIRETRY_BUDGET and HIRETRY_BUDGET_* */
     hr_breaker_config breaker; /* HIRETRY_BREAKER_* */
 } hr_config;
 
