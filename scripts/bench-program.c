@@ -6,21 +6,31 @@
  * strace, so the loop does only what the workload needs.
  *
  * Usage: bench-program WORKLOAD HOST PORT COUNT [PAUSE_US]
+ *        bench-program memory HOST PORT CONTEXTS
  *
- *   set        SET of a 5-byte value with redisCommand
- *   set-large  SET of a 100 KiB value with redisCommand
- *   argv       SET of a 5-byte value with redisCommandArgv
- *   pipeline   PING with redisAppendCommand, HR_PIPELINE_DEPTH at a time,
- *              then the replies with redisGetReply
- *   setget     SET and GET of a 5-byte value in turn, with redisCommand
+ *   set           SET of a 5-byte value with redisCommand
+ *   set-large     SET of a 100 KiB value with redisCommand
+ *   argv          SET of a 5-byte value with redisCommandArgv
+ *   pipeline      PING with redisAppendCommand, HR_PIPELINE_DEPTH at a time,
+ *                 then the replies with redisGetReply
+ *   pipeline-10k  SET of a 5-byte value with redisAppendCommand,
+ *                 HR_DEEP_PIPELINE_DEPTH at a time, then the replies
+ *   setget        SET and GET of a 5-byte value in turn, with redisCommand
  *
  * PAUSE_US, 0 by default, is slept after each command (after each batch in
  * the pipeline workload). The last line on standard output is
  *
  *     commands=N seconds=S ops_per_s=R
  *
- * where seconds is the time of the loop alone, without the connect. The
- * exit status is 0 on success, 1 when a command failed and 2 when the
+ * where seconds is the time of the loop alone, without the connect.
+ *
+ * The memory mode opens CONTEXTS connections, sends a PING on each and
+ * prints the resident memory of the process, from /proc/self/status, after
+ * the first context and after the last one:
+ *
+ *     contexts=N rss_kib_first=A rss_kib_all=B anon_kib_first=C anon_kib_all=D
+ *
+ * The exit status is 0 on success, 1 when a command failed and 2 when the
  * program could not start.
  */
 #include <errno.h>
@@ -36,6 +46,7 @@
 #define HR_VALUE "value"
 #define HR_LARGE_VALUE_LEN (100 * 1024)
 #define HR_PIPELINE_DEPTH 10
+#define HR_DEEP_PIPELINE_DEPTH 10000
 
 typedef int hr_workload_fn(redisContext *c, long count, long pause_us);
 
@@ -169,6 +180,40 @@ static int hr_workload_pipeline(redisContext *c, long count, long pause_us)
     return 0;
 }
 
+/* Appends depth SETs, then reads their replies. */
+static int hr_set_batch(redisContext *c, long depth)
+{
+    for (long i = 0; i < depth; i++) {
+        if (redisAppendCommand(c, "SET %s %s", HR_KEY, HR_VALUE) != REDIS_OK) {
+            fprintf(stderr, "bench-program: append failed: %s\n", c->errstr);
+            return -1;
+        }
+    }
+
+    for (long i = 0; i < depth; i++) {
+        void *reply = NULL;
+        if (redisGetReply(c, &reply) != REDIS_OK)
+            reply = NULL;
+        if (hr_check_reply(c, reply, REDIS_REPLY_STATUS, "SET (pipelined)") !=
+            0)
+            return -1;
+    }
+    return 0;
+}
+
+static int hr_workload_deep_pipeline(redisContext *c, long count, long pause_us)
+{
+    for (long sent = 0; sent < count; sent += HR_DEEP_PIPELINE_DEPTH) {
+        long depth = count - sent < HR_DEEP_PIPELINE_DEPTH
+                         ? count - sent
+                         : HR_DEEP_PIPELINE_DEPTH;
+        if (hr_set_batch(c, depth) != 0)
+            return -1;
+        hr_sleep_us(pause_us);
+    }
+    return 0;
+}
+
 static int hr_workload_setget(redisContext *c, long count, long pause_us)
 {
     for (long i = 0; i < count; i++) {
@@ -195,9 +240,12 @@ static hr_workload_fn *hr_find_workload(const char *name)
         const char *name;
         hr_workload_fn *run;
     } workloads[] = {
-        {"set", hr_workload_set},       {"set-large", hr_workload_set_large},
-        {"argv", hr_workload_argv},     {"pipeline", hr_workload_pipeline},
+        {"set", hr_workload_set},
+        {"set-large", hr_workload_set_large},
+        {"argv", hr_workload_argv},
+        {"pipeline", hr_workload_pipeline},
         {"setget", hr_workload_setget},
+        {"pipeline-10k", hr_workload_deep_pipeline},
     };
 
     for (size_t i = 0; i < sizeof(workloads) / sizeof(workloads[0]); i++) {
@@ -226,6 +274,107 @@ __attribute__((noinline)) static int hr_run_workload(hr_workload_fn *run,
     return rc;
 }
 
+/*
+ * Connects and sends a first PING, which takes the one-time costs, such as
+ * the lazy binding of hiredis's functions, outside any measured loop.
+ * Returns the context, or NULL after printing what failed.
+ */
+static redisContext *hr_open_context(const char *host, long port)
+{
+    redisContext *c = redisConnect(host, (int)port);
+
+    if (c == NULL || c->err) {
+        fprintf(stderr, "bench-program: connect to %s:%ld failed: %s\n", host,
+                port, c ? c->errstr : "out of memory");
+        redisFree(c);
+        return NULL;
+    }
+    if (hr_check_reply(c, redisCommand(c, "PING"), REDIS_REPLY_STATUS,
+                       "PING") != 0) {
+        redisFree(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* Reads VmRSS and RssAnon, in KiB. Returns 0, or -1 after printing why. */
+static int hr_read_rss(long *rss_kib, long *anon_kib)
+{
+    FILE *status = fopen("/proc/self/status", "r");
+    char line[256];
+    int found = 0;
+
+    if (status == NULL) {
+        perror("bench-program: /proc/self/status");
+        return -1;
+    }
+    while (fgets(line, sizeof(line), status) != NULL) {
+        if (sscanf(line, "VmRSS: %ld kB", rss_kib) == 1)
+            found |= 1;
+        else if (sscanf(line, "RssAnon: %ld kB", anon_kib) == 1)
+            found |= 2;
+    }
+    fclose(status);
+
+    if (found != 3) {
+        fprintf(stderr, "bench-program: no VmRSS or RssAnon in "
+                        "/proc/self/status\n");
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * Opens count contexts and prints the resident memory after the first and
+ * after the last. The array of contexts is allocated before the first
+ * reading, so that only the contexts grow the second one.
+ */
+static int hr_measure_memory(const char *host, long port, long count)
+{
+    redisContext **contexts = calloc((size_t)count, sizeof(*contexts));
+    long rss_first = 0, anon_first = 0, rss_all = 0, anon_all = 0;
+    long opened = 0;
+    int rc = -1;
+
+    if (contexts == NULL) {
+        fprintf(stderr, "bench-program: out of memory\n");
+        return -1;
+    }
+
+    while (opened < count) {
+        contexts[opened] = hr_open_context(host, port);
+        if (contexts[opened] == NULL)
+            goto done;
+        opened++;
+        if (opened == 1 && hr_read_rss(&rss_first, &anon_first) != 0)
+            goto done;
+    }
+    if (hr_read_rss(&rss_all, &anon_all) != 0)
+        goto done;
+
+    printf("contexts=%ld rss_kib_first=%ld rss_kib_all=%ld "
+           "anon_kib_first=%ld anon_kib_all=%ld\n",
+           count, rss_first, rss_all, anon_first, anon_all);
+    rc = 0;
+
+done:
+    while (opened > 0)
+        redisFree(contexts[--opened]);
+    free(contexts);
+    return rc;
+}
+
+static int hr_usage(void)
+{
+    fprintf(stderr,
+            "usage: bench-program WORKLOAD HOST PORT COUNT [PAUSE_US]\n"
+            "       bench-program memory HOST PORT CONTEXTS\n"
+            "WORKLOAD is set, set-large, argv, pipeline, pipeline-10k or "
+            "setget, PORT is 1 to 65535, PAUSE_US is 0 to 10000000 and "
+            "CONTEXTS is 1 to 100000\n");
+    return 2;
+}
+
 int main(int argc, char **argv)
 {
     hr_workload_fn *run = argc >= 2 ? hr_find_workload(argv[1]) : NULL;
@@ -234,33 +383,24 @@ int main(int argc, char **argv)
     redisContext *c;
     int rc;
 
+    if (argc == 5 && strcmp(argv[1], "memory") == 0) {
+        if (hr_parse_long(argv[3], 1, 65535, &port) != 0 ||
+            hr_parse_long(argv[4], 1, 100000, &count) != 0)
+            return hr_usage();
+        return hr_measure_memory(argv[2], port, count) == 0 ? 0 : 1;
+    }
+
     if (run == NULL || argc < 5 || argc > 6 ||
         hr_parse_long(argv[3], 1, 65535, &port) != 0 ||
         hr_parse_long(argv[4], 0, LONG_MAX, &count) != 0 ||
-        (argc == 6 && hr_parse_long(argv[5], 0, 10000000, &pause_us) != 0)) {
-        fprintf(stderr,
-                "usage: bench-program WORKLOAD HOST PORT COUNT [PAUSE_US]\n"
-                "WORKLOAD is set, set-large, argv, pipeline or setget, PORT "
-                "is 1 to 65535 and PAUSE_US is 0 to 10000000\n");
-        return 2;
-    }
+        (argc == 6 && hr_parse_long(argv[5], 0, 10000000, &pause_us) != 0))
+        return hr_usage();
 
-    c = redisConnect(argv[2], (int)port);
-    if (c == NULL || c->err) {
-        fprintf(stderr, "bench-program: connect to %s:%ld failed: %s\n",
-                argv[2], port, c ? c->errstr : "out of memory");
-        redisFree(c);
+    /* The first PING also leaves the loop to start right after a reply,
+       like every later command in it. */
+    c = hr_open_context(argv[2], port);
+    if (c == NULL)
         return 2;
-    }
-
-    /* A first command outside the loop takes the one-time costs, such as
-       the lazy binding of hiredis's functions, and leaves the loop to start
-       right after a reply, like every later command in it. */
-    if (hr_check_reply(c, redisCommand(c, "PING"), REDIS_REPLY_STATUS,
-                       "PING") != 0) {
-        redisFree(c);
-        return 2;
-    }
 
     rc = hr_run_workload(run, c, count, pause_us, &seconds);
     redisFree(c);
