@@ -1,7 +1,7 @@
 /*
  * Plain hiredis programs for the restart sections of scripts/bench, with no
- * retry logic of their own: a steady command loop, a probe that waits for a
- * server to answer, and a client blocked in a read, as one of many in a
+ * retry logic of their own: a steady command loop, a probe that waits until
+ * a server replies, and a client blocked in a read, as one of many in a
  * reconnect storm.
  *
  * Usage: bench-restart loop HOST PORT SECONDS
@@ -220,8 +220,8 @@ static void hr_request_stop(int signal_number)
 
 /*
  * Makes SIGTERM and SIGINT end the loop after the command in progress, and
- * ignores SIGPIPE, as network programs do: plain hiredis writing to a
- * connection that the server's death reset would otherwise be killed.
+ * ignores SIGPIPE, as network programs do. Otherwise a plain hiredis
+ * program that writes to a connection reset by the server's death dies.
  */
 static int hr_catch_stop_signals(void)
 {
