@@ -331,7 +331,7 @@ static int hr_run_ready(const char *host, long port, long timeout_ms)
         }
         hr_sleep_us(HR_PROBE_INTERVAL_US);
     }
-    fprintf(stderr, "bench-restart: %s:%ld did not answer PING within %ld ms\n",
+    fprintf(stderr, "bench-restart: PING to %s:%ld timed out after %ld ms\n",
             host, port, timeout_ms);
     return 1;
 }
