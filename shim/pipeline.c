@@ -424,8 +424,10 @@ static void *hr_pipeline_attempt(hr_conn *conn, redisContext *c, bool resend,
     void *reply = NULL;
     int rc;
 
+    /* Only bytes still in hiredis's output buffer are written by this
+       read: the owed commands kept for a resend are not. */
     guard.active = false;
-    if (resend || conn->owed.len > HR_LARGE_COMMAND)
+    if (resend || hr_output_pending(c) > HR_LARGE_COMMAND)
         hr_sigpipe_block(&guard);
     if (resend && hr_pipeline_resend(conn, c, attempt) != 0) {
         hr_sigpipe_restore(&guard, true);
