@@ -231,13 +231,15 @@ static int hr_resolve_all(void)
 #undef HR_REAL_RESOLVE
 
     hr_log_found();
+    /* The soname comes first: a libhiredis of the other ABI also lacks
+       some functions, and the mismatch is what the operator must fix. */
+    if (hr_real.redisConnect != NULL && !hr_abi_matches())
+        return HR_RESOLVE_FAILED;
     if (!complete) {
         hr_log_once(HR_LOG_WARN, "event=symbols_missing library=libhiredis "
                                  "action=pass_through");
         return HR_RESOLVE_FAILED;
     }
-    if (!hr_abi_matches())
-        return HR_RESOLVE_FAILED;
 #if HR_HIREDIS_1
     /* RTLD_DEFAULT finds the copy the program's own references use, which
        is the program's when it was linked with a copy relocation. */
