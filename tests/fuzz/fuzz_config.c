@@ -172,6 +172,28 @@ static bool hr_sentinel_field_equal(const char *name,
     return false;
 }
 
+/* Returns true when a budget or breaker field that variable name sets is
+ * equal in a and b. Stores false in *known for any other name. */
+static bool hr_budget_field_equal(const char *name, const hr_config *a,
+                                  const hr_config *b, bool *known)
+{
+    *known = true;
+    if (strcmp(name, "HIRETRY_BUDGET") == 0)
+        return a->budget.enabled == b->budget.enabled;
+    if (strcmp(name, "HIRETRY_BUDGET_RATIO") == 0)
+        return a->budget.ratio_milli == b->budget.ratio_milli;
+    if (strcmp(name, "HIRETRY_BUDGET_CAPACITY") == 0)
+        return a->budget.capacity == b->budget.capacity;
+    if (strcmp(name, "HIRETRY_BUDGET_FLOOR") == 0)
+        return a->budget.floor_per_sec == b->budget.floor_per_sec;
+    if (strcmp(name, "HIRETRY_BREAKER_FAILURES") == 0)
+        return a->breaker.failures == b->breaker.failures;
+    if (strcmp(name, "HIRETRY_BREAKER_COOLDOWN") == 0)
+        return a->breaker.cooldown_ns == b->breaker.cooldown_ns;
+    *known = false;
+    return false;
+}
+
 /* Returns true when the field that variable name sets is equal in a, b. */
 static bool hr_field_equal(const char *name, const hr_config *a,
                            const hr_config *b)
@@ -205,6 +227,9 @@ static bool hr_field_equal(const char *name, const hr_config *a,
     bool known;
     bool equal =
         hr_sentinel_field_equal(name, &a->sentinel, &b->sentinel, &known);
+    if (known)
+        return equal;
+    equal = hr_budget_field_equal(name, a, b, &known);
     if (known)
         return equal;
 
