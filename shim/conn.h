@@ -60,6 +60,7 @@ typedef struct hr_owed_queue {
     size_t capacity; /* a power of two, or 0 */
     size_t len;      /* bytes of every owed command */
     size_t kept;     /* bytes of those whose data is kept */
+    size_t peak;     /* the largest count since the queue last drained */
 } hr_owed_queue;
 
 /* The commands queued since MULTI, kept to queue them again after a

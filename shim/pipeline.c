@@ -23,7 +23,10 @@
 #include "transaction.h"
 
 #define HR_OWED_INITIAL_CAPACITY 8
-/* The largest ring kept once empty, in entries. */
+/* A ring larger than this, in entries, is freed when it drains after a
+ * pipeline that used less than a quarter of it. A program that sends deep
+ * pipelines again and again keeps its ring, instead of growing it again
+ * from HR_OWED_INITIAL_CAPACITY for each one. */
 #define HR_OWED_KEPT_CAPACITY 64
 
 static hr_owed *hr_owed_at(const hr_owed_queue *queue, size_t i)
@@ -77,6 +80,8 @@ static bool hr_owed_push(hr_owed_queue *queue, char *data, size_t len,
     owed = hr_owed_at(queue, queue->count);
     *owed = (hr_owed){data, len, flags, false};
     queue->count++;
+    if (queue->count > queue->peak)
+        queue->peak = queue->count;
     queue->len += len;
     if (data != NULL)
         queue->kept += len;
@@ -94,11 +99,14 @@ static void hr_owed_pop(hr_owed_queue *queue)
     queue->head = (queue->head + 1) & (queue->capacity - 1);
     queue->count--;
 
-    /* A ring grown for one large pipeline goes once it drains. */
-    if (queue->count == 0 && queue->capacity > HR_OWED_KEPT_CAPACITY) {
+    if (queue->count > 0)
+        return;
+    if (queue->capacity > HR_OWED_KEPT_CAPACITY &&
+        queue->peak < queue->capacity / 4) {
         free(queue->items);
         *queue = (hr_owed_queue){0};
     }
+    queue->peak = 0;
 }
 
 bool hr_pipeline_owes_transaction_end(const hr_conn *conn)
