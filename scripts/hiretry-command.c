@@ -52,8 +52,9 @@
 /* Bytes of an environment variable's name shown in a message. */
 #define HR_NAME_SHOWN_MAX 64
 
-/* Width of the name and source columns of check's report. */
-#define HR_NAME_COLUMN 24
+/* Width of the name and source columns of check's report: the name
+   column fits the longest name, HIRETRY_SENTINEL_USERNAME. */
+#define HR_NAME_COLUMN 25
 #define HR_SOURCE_COLUMN 11
 
 /* A misspelled variable within this edit distance of a known one gets a

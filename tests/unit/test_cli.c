@@ -298,32 +298,32 @@ static void test_main_usage_errors(void)
 /* ---- hiretry check ---- */
 
 static const char check_defaults[] =
-    "HIRETRY_RETRIES           default      3\n"
-    "HIRETRY_BACKOFF           default      equal_jitter\n"
-    "HIRETRY_BACKOFF_BASE      default      8ms\n"
-    "HIRETRY_BACKOFF_CAP       default      512ms\n"
-    "HIRETRY_RETRY_ON          default      " DEFAULT_RETRY_ON "\n"
+    "HIRETRY_RETRIES            default      3\n"
+    "HIRETRY_BACKOFF            default      equal_jitter\n"
+    "HIRETRY_BACKOFF_BASE       default      8ms\n"
+    "HIRETRY_BACKOFF_CAP        default      512ms\n"
+    "HIRETRY_RETRY_ON           default      " DEFAULT_RETRY_ON "\n"
     "    retried classes: ConnectionError, BusyLoadingError, "
     "MaxConnectionsError, TimeoutError, ReadOnlyError, TryAgainError, "
     "ClusterDownError, MasterDownError\n"
-    "HIRETRY_WRITES            default      safe\n"
-    "HIRETRY_DEADLINE          default      0\n"
-    "HIRETRY_PIPELINE_MAX      default      1MiB\n"
-    "HIRETRY_LOG               default      warn\n"
-    "HIRETRY_DISABLE           default      false\n"
-    "HIRETRY_IDLE_CHECK        default      250us\n"
-    "HIRETRY_SENTINELS         default      (empty)\n"
-    "HIRETRY_SENTINEL_MASTER   default      (empty)\n"
+    "HIRETRY_WRITES             default      safe\n"
+    "HIRETRY_DEADLINE           default      0\n"
+    "HIRETRY_PIPELINE_MAX       default      1MiB\n"
+    "HIRETRY_LOG                default      warn\n"
+    "HIRETRY_DISABLE            default      false\n"
+    "HIRETRY_IDLE_CHECK         default      250us\n"
+    "HIRETRY_SENTINELS          default      (empty)\n"
+    "HIRETRY_SENTINEL_MASTER    default      (empty)\n"
     "HIRETRY_SENTINEL_USERNAME  default      (empty)\n"
     "HIRETRY_SENTINEL_PASSWORD  default      (empty)\n"
     "HIRETRY_SENTINEL_REDIRECT  default      all\n"
-    "HIRETRY_SENTINEL_TIMEOUT  default      250ms\n"
-    "HIRETRY_BUDGET            default      on\n"
-    "HIRETRY_BUDGET_RATIO      default      0.1\n"
-    "HIRETRY_BUDGET_CAPACITY   default      5\n"
-    "HIRETRY_BUDGET_FLOOR      default      2\n"
-    "HIRETRY_BREAKER_FAILURES  default      0\n"
-    "HIRETRY_BREAKER_COOLDOWN  default      1s\n"
+    "HIRETRY_SENTINEL_TIMEOUT   default      250ms\n"
+    "HIRETRY_BUDGET             default      on\n"
+    "HIRETRY_BUDGET_RATIO       default      0.1\n"
+    "HIRETRY_BUDGET_CAPACITY    default      5\n"
+    "HIRETRY_BUDGET_FLOOR       default      2\n"
+    "HIRETRY_BREAKER_FAILURES   default      0\n"
+    "HIRETRY_BREAKER_COOLDOWN   default      1s\n"
     "result: valid\n";
 
 static void test_check_defaults_valid(void)
@@ -346,11 +346,11 @@ static void test_check_environment_values(void)
     run_cli(args, env);
 
     ASSERT_EXIT(0);
-    ASSERT_LINE(run.out, "HIRETRY_RETRIES           environment  5");
-    ASSERT_LINE(run.out, "HIRETRY_BACKOFF           environment  EXPONENTIAL");
-    ASSERT_LINE(run.out, "HIRETRY_DEADLINE          environment  1.5s");
-    ASSERT_LINE(run.out, "HIRETRY_DISABLE           environment  (empty)");
-    ASSERT_LINE(run.out, "HIRETRY_LOG               default      warn");
+    ASSERT_LINE(run.out, "HIRETRY_RETRIES            environment  5");
+    ASSERT_LINE(run.out, "HIRETRY_BACKOFF            environment  EXPONENTIAL");
+    ASSERT_LINE(run.out, "HIRETRY_DEADLINE           environment  1.5s");
+    ASSERT_LINE(run.out, "HIRETRY_DISABLE            environment  (empty)");
+    ASSERT_LINE(run.out, "HIRETRY_LOG                default      warn");
     ASSERT_LINE(run.out, "result: valid");
     HR_ASSERT_STR_EQ(run.err, "");
 }
@@ -391,7 +391,7 @@ static const invalid_case invalid_cases[] = {
 static void setting_line(const char *name, const char *source,
                          const char *value, char *buf, size_t size)
 {
-    snprintf(buf, size, "%-24s  %-11s  %s", name, source, value);
+    snprintf(buf, size, "%-25s  %-11s  %s", name, source, value);
 }
 
 static void test_check_invalid_values(void)
@@ -428,7 +428,7 @@ static void test_check_invalid_message_text(void)
     run_cli(args, env);
 
     ASSERT_EXIT(1);
-    ASSERT_LINE(run.out, "HIRETRY_WRITES            invalid      safe");
+    ASSERT_LINE(run.out, "HIRETRY_WRITES             invalid      safe");
     ASSERT_LINE(run.out, "    invalid HIRETRY_WRITES=\"some\": expected one of "
                          "safe, all or none, in any case; using the default "
                          "safe");
@@ -461,10 +461,10 @@ static void test_check_unknown_variable(void)
     run_cli(args, env);
 
     ASSERT_EXIT(1);
-    ASSERT_LINE(run.out, "HIRETRY_RETRYS            unknown");
+    ASSERT_LINE(run.out, "HIRETRY_RETRYS             unknown");
     ASSERT_LINE(run.out, "    unknown variable HIRETRY_RETRYS is ignored; "
                          "did you mean HIRETRY_RETRIES?");
-    ASSERT_LINE(run.out, "HIRETRY_RETRIES           default      3");
+    ASSERT_LINE(run.out, "HIRETRY_RETRIES            default      3");
     ASSERT_LINE(run.out, "result: 1 unknown variable");
     HR_ASSERT_STR_EQ(run.err, "");
 }
@@ -494,7 +494,7 @@ static void test_check_retry_on_classes(void)
 
     run_cli(args, edit);
     ASSERT_EXIT(0);
-    ASSERT_LINE(run.out, "HIRETRY_RETRY_ON          environment  "
+    ASSERT_LINE(run.out, "HIRETRY_RETRY_ON           environment  "
                          "-ReadOnlyError,-ClusterDownError");
     ASSERT_LINE(run.out, "    retried classes: ConnectionError, "
                          "BusyLoadingError, MaxConnectionsError, "
