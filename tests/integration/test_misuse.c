@@ -337,10 +337,18 @@ static void test_misuse_null_host_reconnect(void)
     hr_check_case(&c);
 }
 
-/* glibc detects the second redisFree's double free and aborts. */
+/* With hiredis 0.14, glibc detects the second redisFree's double free and
+ * aborts. hiredis 1.x fills a context with 0xff before freeing it, so the
+ * second redisFree follows a garbage pointer instead. */
+#if HIREDIS_MAJOR >= 1
+#define HR_STATUS_FREE_TWICE HR_STATUS_SEGV
+#else
+#define HR_STATUS_FREE_TWICE HR_STATUS_ABORT
+#endif
+
 static void test_misuse_free_twice(void)
 {
-    hr_misuse_case c = {"free_twice", HR_STATUS_ABORT, NULL};
+    hr_misuse_case c = {"free_twice", HR_STATUS_FREE_TWICE, NULL};
 
     hr_check_case(&c);
 }
