@@ -13,6 +13,8 @@
  *   false because `HIRETRY_DISABLE=` is the usual way to clear a flag, and
  *   for the Sentinel texts (HIRETRY_SENTINELS, _MASTER, _USERNAME and
  *   _PASSWORD), whose default is empty: Sentinel is not used, or no AUTH.
+ *   HIRETRY_LOG_FILE and HIRETRY_STATS_FILE are empty by default too: the
+ *   log goes to standard error, and no stats file is written.
  * - Keywords (strategies, writes modes, log levels, booleans) match in any
  *   ASCII case. Class names in HIRETRY_RETRY_ON match exactly, as valkey-py
  *   spells them. Duration units are lower case only, as in SI, where "Ms"
@@ -317,6 +319,48 @@ static int hr_store_sentinel_timeout(const char *text, hr_config *config)
 }
 
 /*
+ * Copies a path into a buffer of size bytes. Control bytes are rejected,
+ * and so is "syslog", which only HIRETRY_LOG_FILE accepts.
+ */
+static int hr_store_path(const char *text, char *buf, size_t size)
+{
+    size_t len = strlen(text);
+
+    if (len >= size || strcmp(text, "syslog") == 0)
+        return -1;
+    for (size_t i = 0; i < len; i++) {
+        if ((unsigned char)text[i] < ' ' || text[i] == 0x7f)
+            return -1;
+    }
+    memcpy(buf, text, len + 1);
+    return 0;
+}
+
+static int hr_store_log_file(const char *text, hr_config *config)
+{
+    if (strcmp(text, "syslog") == 0) {
+        memcpy(config->log_file, text, sizeof("syslog"));
+        return 0;
+    }
+    return hr_store_path(text, config->log_file, sizeof(config->log_file));
+}
+
+static int hr_store_stats_file(const char *text, hr_config *config)
+{
+    return hr_store_path(text, config->stats_file, sizeof(config->stats_file));
+}
+
+static int hr_store_stats_interval(const char *text, hr_config *config)
+{
+    int64_t ns;
+
+    if (hr_parse_duration(text, &ns) != 0 || ns > HR_BACKOFF_MAX_NS)
+        return -1;
+    config->stats_interval_ns = ns;
+    return 0;
+}
+
+/*
  * X(NAME, STORE, ACCEPTED, DEFAULT, SUMMARY): one row per variable, in the
  * order hr_config_load reads them. ACCEPTED completes the sentence
  * "expected ..." in messages, and STORE must accept DEFAULT. SECRET rows
@@ -445,7 +489,25 @@ static int hr_store_sentinel_timeout(const char *text, hr_config *config)
     X("HIRETRY_BREAKER_COOLDOWN", hr_store_breaker_cooldown,                   \
       "a duration from 1ms to 3600s with a unit of us, ms or s", "1s",         \
       "Sets how long an open circuit rejects reconnects, before a random "     \
-      "extra of up to half as long, until one probe goes through.")
+      "extra of up to half as long, until one probe goes through.")            \
+    X("HIRETRY_LOG_FILE", hr_store_log_file,                                   \
+      "empty, syslog, or a file path of up to 1023 bytes, where %p stands "    \
+      "for the process id",                                                    \
+      "",                                                                      \
+      "Sends the log to a file, opened for appending at the first line, or "   \
+      "to syslog; empty sends it to standard error.")                          \
+    X("HIRETRY_STATS_FILE", hr_store_stats_file,                               \
+      "empty, or a file path of up to 1023 bytes, where %p stands for the "    \
+      "process id",                                                            \
+      "",                                                                      \
+      "Writes the counters in the Prometheus text format to this file, "       \
+      "replaced whole at each write; empty keeps no statistics file.")         \
+    X("HIRETRY_STATS_INTERVAL", hr_store_stats_interval,                       \
+      "a duration from 0 to 3600s with a unit of us, ms or s, where 0 "        \
+      "writes only at exit",                                                   \
+      "10s",                                                                   \
+      "Sets how often HIRETRY_STATS_FILE is written while the program runs, "  \
+      "besides once at exit.")
 
 #define HR_CONFIG_DOC_ROW(name, store, accepted, default_value, summary)       \
     {name, accepted, default_value, summary, false},

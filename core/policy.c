@@ -118,6 +118,7 @@ void hr_call_begin_at(hr_call *call, const hr_policy *policy,
     call->policy = policy;
     call->clock = clock;
     call->failures = 0;
+    call->started_ns = start_ns;
     call->deadline_at_ns = 0;
     hr_backoff_reset(&call->backoff);
 

@@ -324,6 +324,9 @@ static const char check_defaults[] =
     "HIRETRY_BUDGET_FLOOR       default      2\n"
     "HIRETRY_BREAKER_FAILURES   default      0\n"
     "HIRETRY_BREAKER_COOLDOWN   default      1s\n"
+    "HIRETRY_LOG_FILE           default      (empty)\n"
+    "HIRETRY_STATS_FILE         default      (empty)\n"
+    "HIRETRY_STATS_INTERVAL     default      10s\n"
     "result: valid\n";
 
 static void test_check_defaults_valid(void)
@@ -537,7 +540,10 @@ static void test_check_env_format(void)
                            "HIRETRY_BUDGET_CAPACITY=5\n"
                            "HIRETRY_BUDGET_FLOOR=2\n"
                            "HIRETRY_BREAKER_FAILURES=0\n"
-                           "HIRETRY_BREAKER_COOLDOWN=1s\n");
+                           "HIRETRY_BREAKER_COOLDOWN=1s\n"
+                           "HIRETRY_LOG_FILE=''\n"
+                           "HIRETRY_STATS_FILE=''\n"
+                           "HIRETRY_STATS_INTERVAL=10s\n");
     ASSERT_LINE(run.err, "hiretry: invalid HIRETRY_LOG=\"loud\": expected one "
                          "of off, error, warn, info or debug, in any case; "
                          "using the default warn");

@@ -20,7 +20,7 @@
 
 #define ARRAY_LEN(array) (sizeof(array) / sizeof((array)[0]))
 
-#define VAR_COUNT 23
+#define VAR_COUNT 26
 #define FAKE_ENV_MAX 32
 #define READS_MAX 64
 #define MESSAGES_MAX 32
@@ -208,6 +208,14 @@ static int64_t read_setting(const hr_config *config, const char *name)
         return config->breaker.failures;
     if (strcmp(name, "HIRETRY_BREAKER_COOLDOWN") == 0)
         return config->breaker.cooldown_ns;
+    /* The paths are compared by length here, and as text in their own
+       tests. */
+    if (strcmp(name, "HIRETRY_LOG_FILE") == 0)
+        return (int64_t)strlen(config->log_file);
+    if (strcmp(name, "HIRETRY_STATS_FILE") == 0)
+        return (int64_t)strlen(config->stats_file);
+    if (strcmp(name, "HIRETRY_STATS_INTERVAL") == 0)
+        return config->stats_interval_ns;
     return INT64_MIN;
 }
 
@@ -266,6 +274,9 @@ static void assert_defaults(const hr_config *config)
     HR_ASSERT_INT_EQ(config->budget.floor_per_sec, 2);
     HR_ASSERT_INT_EQ(config->breaker.failures, 0);
     HR_ASSERT_INT_EQ(config->breaker.cooldown_ns, INT64_C(1000000000));
+    HR_ASSERT_STR_EQ(config->log_file, "");
+    HR_ASSERT_STR_EQ(config->stats_file, "");
+    HR_ASSERT_INT_EQ(config->stats_interval_ns, INT64_C(10000000000));
 }
 
 static void test_config_defaults_values(void)
@@ -327,6 +338,9 @@ static void test_config_vars_table(void)
         "HIRETRY_BUDGET_FLOOR",
         "HIRETRY_BREAKER_FAILURES",
         "HIRETRY_BREAKER_COOLDOWN",
+        "HIRETRY_LOG_FILE",
+        "HIRETRY_STATS_FILE",
+        "HIRETRY_STATS_INTERVAL",
     };
     size_t count = 0;
     const hr_config_var *vars = hr_config_vars(&count);
@@ -338,9 +352,12 @@ static void test_config_vars_table(void)
 
         HR_ASSERT_STR_EQ(vars[i].name, names[i]);
         HR_ASSERT_TRUE(vars[i].accepted[0] != '\0');
-        /* Only the Sentinel texts default to empty: no Sentinel, no AUTH. */
+        /* Only the Sentinel texts and the paths default to empty: no
+           Sentinel, no AUTH, no log file and no stats file. */
         HR_ASSERT_TRUE(vars[i].default_value[0] != '\0' ||
-                       strncmp(names[i], "HIRETRY_SENTINEL", 16) == 0);
+                       strncmp(names[i], "HIRETRY_SENTINEL", 16) == 0 ||
+                       strcmp(names[i], "HIRETRY_LOG_FILE") == 0 ||
+                       strcmp(names[i], "HIRETRY_STATS_FILE") == 0);
         HR_ASSERT_INT_EQ(vars[i].secret,
                          strcmp(names[i], "HIRETRY_SENTINEL_PASSWORD") == 0);
         HR_ASSERT_TRUE(summary_len > 0);
@@ -532,6 +549,15 @@ static const setting_case good_cases[] = {
     {"HIRETRY_DISABLE", "ON", true},
     {"HIRETRY_DISABLE", "off", false},
     {"HIRETRY_DISABLE", "", false},
+    {"HIRETRY_LOG_FILE", "", 0},
+    {"HIRETRY_LOG_FILE", "syslog", 6},
+    {"HIRETRY_LOG_FILE", "syslog:/run/log", 15},
+    {"HIRETRY_LOG_FILE", "/var/log/app-%p.log", 19},
+    {"HIRETRY_STATS_FILE", "", 0},
+    {"HIRETRY_STATS_FILE", "/run/hiretry/app.prom", 21},
+    {"HIRETRY_STATS_INTERVAL", "0", 0},
+    {"HIRETRY_STATS_INTERVAL", "250ms", 250000000},
+    {"HIRETRY_STATS_INTERVAL", "3600s", INT64_C(3600000000000)},
 };
 
 /* Loads name=value alone and checks that it is valid and sets expected. */
@@ -568,6 +594,14 @@ static void test_config_good_values(void)
 }
 
 static const fake_variable bad_cases[] = {
+    {"HIRETRY_LOG_FILE", "/tmp/a\nb"},
+    {"HIRETRY_LOG_FILE", "/tmp/\x7f"},
+    {"HIRETRY_STATS_FILE", "syslog"},
+    {"HIRETRY_STATS_FILE", "/tmp/a\tb"},
+    {"HIRETRY_STATS_INTERVAL", ""},
+    {"HIRETRY_STATS_INTERVAL", "10"},
+    {"HIRETRY_STATS_INTERVAL", "3601s"},
+    {"HIRETRY_STATS_INTERVAL", "-1s"},
     {"HIRETRY_RETRIES", ""},
     {"HIRETRY_RETRIES", " 3"},
     {"HIRETRY_RETRIES", "3 "},
@@ -1081,6 +1115,9 @@ static void test_config_one_message_per_invalid_variable(void)
     env_set("HIRETRY_BUDGET_FLOOR", "-1");
     env_set("HIRETRY_BREAKER_FAILURES", "many");
     env_set("HIRETRY_BREAKER_COOLDOWN", "0");
+    env_set("HIRETRY_LOG_FILE", "/tmp/a\nb");
+    env_set("HIRETRY_STATS_FILE", "syslog");
+    env_set("HIRETRY_STATS_INTERVAL", "1h");
 
     HR_ASSERT_INT_EQ(load(&config, sources), VAR_COUNT);
     HR_ASSERT_INT_EQ(message_count, VAR_COUNT);
@@ -1547,6 +1584,38 @@ static void test_log_level_name_values(void)
     HR_ASSERT_STR_EQ(hr_log_level_name((hr_log_level)-1), NULL);
 }
 
+/* A long path needs the whole buffer, and one byte more is invalid. */
+static void test_config_path_length_limit(void)
+{
+    char path[HR_PATH_MAX + 2];
+    hr_config config;
+
+    memset(path, 'a', sizeof(path));
+    path[0] = '/';
+    path[HR_PATH_MAX] = '\0';
+    env_clear();
+    env_set("HIRETRY_STATS_FILE", path);
+    HR_ASSERT_INT_EQ(load(&config, NULL), 0);
+    HR_ASSERT_STR_EQ(config.stats_file, path);
+
+    path[HR_PATH_MAX] = 'a';
+    path[HR_PATH_MAX + 1] = '\0';
+    env_clear();
+    env_set("HIRETRY_STATS_FILE", path);
+    HR_ASSERT_INT_EQ(load(&config, NULL), 1);
+    HR_ASSERT_STR_EQ(config.stats_file, "");
+}
+
+static void test_config_log_file_text(void)
+{
+    hr_config config;
+
+    env_clear();
+    env_set("HIRETRY_LOG_FILE", "syslog:/run/app/log");
+    HR_ASSERT_INT_EQ(load(&config, NULL), 0);
+    HR_ASSERT_STR_EQ(config.log_file, "syslog:/run/app/log");
+}
+
 static const CU_TestInfo tests[] = {
     {"config_defaults_values", test_config_defaults_values},
     {"config_default_retry_on_members", test_config_default_retry_on_members},
@@ -1603,6 +1672,8 @@ static const CU_TestInfo tests[] = {
     {"parse_bool_good", test_parse_bool_good},
     {"parse_bool_bad", test_parse_bool_bad},
     {"log_level_name_values", test_log_level_name_values},
+    {"config_path_length_limit", test_config_path_length_limit},
+    {"config_log_file_text", test_config_log_file_text},
     CU_TEST_INFO_NULL,
 };
 

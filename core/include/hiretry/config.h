@@ -31,6 +31,10 @@ typedef enum hr_log_level {
 /* Maximum bytes of HIRETRY_SENTINEL_PASSWORD. */
 #define HR_SENTINEL_PASSWORD_MAX 511
 
+/* Maximum bytes of HIRETRY_LOG_FILE and HIRETRY_STATS_FILE, before %p is
+ * expanded. */
+#define HR_PATH_MAX 1023
+
 /* Where the program's connections go when Sentinel names the primary. */
 typedef struct hr_sentinel_config {
     hr_address_list sentinels; /* HIRETRY_SENTINELS; empty: no Sentinel */
@@ -50,8 +54,11 @@ typedef struct hr_config {
     bool disable;           /* HIRETRY_DISABLE */
     int64_t idle_check_ns;  /* HIRETRY_IDLE_CHECK */
     hr_sentinel_config sentinel;
-    hr_budget_config budget;   /* HIRETRY_BUDGET and HIRETRY_BUDGET_* */
-    hr_breaker_config breaker; /* HIRETRY_BREAKER_* */
+    hr_budget_config budget;          /* HIRETRY_BUDGET and HIRETRY_BUDGET_* */
+    hr_breaker_config breaker;        /* HIRETRY_BREAKER_* */
+    char log_file[HR_PATH_MAX + 1];   /* HIRETRY_LOG_FILE; "": stderr */
+    char stats_file[HR_PATH_MAX + 1]; /* HIRETRY_STATS_FILE; "": none */
+    int64_t stats_interval_ns;        /* HIRETRY_STATS_INTERVAL; 0: at exit */
 } hr_config;
 
 /* Where a setting's value came from. */

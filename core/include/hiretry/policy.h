@@ -80,6 +80,7 @@ typedef struct hr_call {
     const hr_policy *policy;
     const hr_clock *clock;
     int failures;           /* failed attempts so far, saturating */
+    int64_t started_ns;     /* clock time of the start, or 0 when unread */
     int64_t deadline_at_ns; /* absolute clock time, or 0 for none */
     hr_backoff_state backoff;
 } hr_call;
