@@ -29,8 +29,7 @@ void hr_log_init(void)
     errno = saved_errno;
 }
 
-/* Returns true while descriptor 2 is the standard error found at load. */
-static bool hr_stderr_unchanged(void)
+bool hr_log_stderr_unchanged(void)
 {
     struct stat st;
 
@@ -129,9 +128,6 @@ void hr_log_write(hr_log_level level, const char *format, ...)
     line[length++] = '\n';
 
     /* One write() keeps lines from different threads whole. */
-    if (hr_stderr_unchanged()) {
-        ssize_t ignored = write(STDERR_FILENO, line, (size_t)length);
-        (void)ignored;
-    }
+    hr_log_emit(level, line, (size_t)length);
     errno = saved_errno;
 }

@@ -1,5 +1,5 @@
 /*
- * Logging to standard error, one line per event:
+ * Logging to standard error, a file or syslog, one line per event:
  *
  *     hiretry: event=retry endpoint=127.0.0.1:6379 class=ConnectionError ...
  *
@@ -11,6 +11,7 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "hiretry/config.h"
 
@@ -31,6 +32,15 @@ static inline bool hr_log_enabled(hr_log_level level)
  * the protocol.
  */
 void hr_log_init(void);
+
+/* Returns true while descriptor 2 is the standard error found at load. */
+bool hr_log_stderr_unchanged(void);
+
+/*
+ * Sends one formatted line, newline included, where HIRETRY_LOG_FILE
+ * selects: standard error, a file, or syslog (shim/logfile.c).
+ */
+void hr_log_emit(hr_log_level level, const char *line, size_t length);
 
 /* Writes one line at level. format contains the key=value pairs. */
 void hr_log_write(hr_log_level level, const char *format, ...)
