@@ -301,3 +301,24 @@ bool hr_budget_admit_reconnect(hr_conn *conn, redisContext *c)
              endpoint->name);
     return false;
 }
+
+size_t hr_budget_snapshot(hr_endpoint_stats *out, size_t max)
+{
+    size_t n = 0;
+
+    pthread_mutex_lock(&hr_budget_lock);
+    for (hr_endpoint *endpoint = hr_endpoints; endpoint != NULL && n < max;
+         endpoint = endpoint->next, n++) {
+        hr_endpoint_stats *copy = &out[n];
+
+        memcpy(copy->name, endpoint->name, sizeof(copy->name));
+        copy->tokens_milli = endpoint->budget.tokens_milli;
+        copy->allowed = endpoint->budget.allowed;
+        copy->refused = endpoint->budget.refused;
+        copy->opened = endpoint->breaker.opened;
+        copy->rejected = endpoint->breaker.rejected;
+        copy->state = endpoint->breaker.state;
+    }
+    pthread_mutex_unlock(&hr_budget_lock);
+    return n;
+}

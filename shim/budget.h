@@ -19,6 +19,7 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <hiredis/hiredis.h>
@@ -56,6 +57,23 @@ struct hr_endpoint {
     hr_breaker breaker;
     char name[160]; /* "host:port" or "unix:path", as in the logs */
 };
+
+/* One endpoint's budget and breaker counters, copied for the stats file. */
+typedef struct hr_endpoint_stats {
+    char name[160];
+    int64_t tokens_milli;
+    uint64_t allowed;  /* retries and reconnects the budget allowed */
+    uint64_t refused;  /* and refused */
+    uint64_t opened;   /* times the circuit opened */
+    uint64_t rejected; /* reconnects the open circuit rejected */
+    hr_breaker_state state;
+} hr_endpoint_stats;
+
+/*
+ * Copies the counters of up to max endpoints into out, under the lock, and
+ * returns how many it copied.
+ */
+size_t hr_budget_snapshot(hr_endpoint_stats *out, size_t max);
 
 /* Records a success on the slow path: a refund, or a batch of credits. */
 void hr_budget_record_success(hr_conn *conn);

@@ -21,6 +21,7 @@
 #include "reply.h"
 #include "sentinel.h"
 #include "session.h"
+#include "stats.h"
 #include "transaction.h"
 
 /*
@@ -219,6 +220,7 @@ static void *hr_retry_loop(hr_conn *conn, redisContext *c, hr_command *command,
         if (reply != NULL) {
             conn->last_io_ns = hr_now_ns();
             hr_budget_success(conn);
+            hr_stats_recovered(&call);
             if (conn->awaiting_auth && conn->opening_session)
                 hr_finish_session(conn, c);
             if (conn->tx.open && !(command->flags & HR_COMMAND_TRANSACTION))
@@ -248,6 +250,7 @@ static void *hr_retry_loop(hr_conn *conn, redisContext *c, hr_command *command,
         hr_verdict verdict =
             hr_call_failed(&call, &attempt.failure, allowed, &delay_ns);
         verdict = hr_budget_judge(conn, c, &attempt.failure, verdict);
+        hr_stats_failed(&call, attempt.failure.cls, verdict);
         if (hr_log_enabled(HR_LOG_WARN)) {
             char name[40];
             hr_command_name(command, name, sizeof(name));
@@ -348,9 +351,11 @@ void *hr_engine_command(hr_conn *conn, redisContext *c, char *cmd, size_t len)
     hr_command command;
     void *reply;
 
+    /* A command joining a pipeline is counted when its reply is read. */
     if (conn->owed.count > 0)
         return hr_join_pipeline(conn, c, cmd, len);
 
+    hr_stats_count_call();
     if (len > HR_LARGE_COMMAND && len <= HR_SPARE_MAX)
         cmd = hr_keep_large(conn, cmd, len);
     hr_command_init(&command, cmd, len);
@@ -405,12 +410,14 @@ redisContext *hr_engine_connected(redisContext *c, int error_number,
     if (target != NULL && target->follows)
         hr_sentinel_connected(conn, c, target);
 
-    hr_call_begin(&call, &hr_shim_config.policy, &hr_monotonic_clock);
+    hr_call_begin_at(&call, &hr_shim_config.policy, &hr_monotonic_clock,
+                     hr_now_ns());
     while (c->err) {
         hr_attempt_transport(&attempt, c, error_number, false);
         hr_verdict verdict =
             hr_call_failed(&call, &attempt.failure, true, &delay_ns);
         verdict = hr_budget_judge(conn, c, &attempt.failure, verdict);
+        hr_stats_failed(&call, attempt.failure.cls, verdict);
         hr_log_attempt(c, "connect", &call, &attempt, verdict, delay_ns);
         if (verdict != HR_RETRY) {
             errno = error_number;
@@ -420,6 +427,8 @@ redisContext *hr_engine_connected(redisContext *c, int error_number,
         hr_connect_again(conn, c);
         error_number = errno;
     }
+    if (c->err == 0)
+        hr_stats_recovered(&call);
     return c;
 }
 
@@ -444,10 +453,12 @@ int hr_engine_reconnect(hr_conn *conn, redisContext *c)
         hr_conn_clear_session(conn);
         conn->session_unknown = false;
     }
-    hr_call_begin(&call, &hr_shim_config.policy, &hr_monotonic_clock);
+    hr_call_begin_at(&call, &hr_shim_config.policy, &hr_monotonic_clock,
+                     hr_now_ns());
     for (;;) {
         if (hr_reopen(conn, c, &attempt) == 0) {
             hr_budget_success(conn);
+            hr_stats_recovered(&call);
             conn->opening_session = false;
             conn->last_io_ns = hr_now_ns();
             errno = saved_errno;
@@ -456,6 +467,7 @@ int hr_engine_reconnect(hr_conn *conn, redisContext *c)
         hr_verdict verdict =
             hr_call_failed(&call, &attempt.failure, true, &delay_ns);
         verdict = hr_budget_judge(conn, c, &attempt.failure, verdict);
+        hr_stats_failed(&call, attempt.failure.cls, verdict);
         hr_log_attempt(c, "reconnect", &call, &attempt, verdict, delay_ns);
         if (verdict != HR_RETRY) {
             conn->opening_session = false;

@@ -29,6 +29,7 @@
 #include "sentinel.h"
 #include "session.h"
 #include "sigpipe.h"
+#include "stats.h"
 #include "tls.h"
 
 bool hr_socket_closed(int fd)
@@ -70,6 +71,7 @@ int hr_reconnect_in_place(hr_conn *conn, redisContext *c)
     if (conn->sentinel && hr_sentinel_point(c) != 0)
         return REDIS_ERR;
     rc = hr_real.redisReconnect(c);
+    hr_stats_reconnect(rc == REDIS_OK);
 
     /* NOTE: a thread that forks and execs between the socket's creation
        inside hiredis and this call still passes it to its child. */
@@ -172,6 +174,15 @@ static void hr_attempt_error(const redisContext *c, const hr_attempt *attempt,
     buf[n] = '\0';
 }
 
+/* Returns the milliseconds since the call started, or 0 when it did not
+ * read the clock. */
+static double hr_call_elapsed_ms(const hr_call *call)
+{
+    if (call->started_ns <= 0)
+        return 0;
+    return (double)(hr_now_ns() - call->started_ns) / 1e6;
+}
+
 /*
  * Logs a failed attempt: a retry at info, a give-up at warn. An error reply
  * that is simply not retried is part of a healthy program's work, so it is
@@ -202,9 +213,10 @@ void hr_log_attempt(const redisContext *c, const char *what,
     else
         hr_log_write(level,
                      "event=give_up endpoint=%s command=%s class=%s "
-                     "attempt=%d reason=%s error=\"%s\"",
+                     "attempt=%d elapsed_ms=%.3f reason=%s error=\"%s\"",
                      endpoint, what, hr_class_name(attempt->failure.cls),
-                     call->failures, hr_verdict_name(verdict), error);
+                     call->failures, hr_call_elapsed_ms(call),
+                     hr_verdict_name(verdict), error);
 }
 
 /*

@@ -12,6 +12,7 @@
 
 #include "log.h"
 #include "real.h"
+#include "stats.h"
 
 hr_config hr_shim_config;
 __thread int hr_shim_depth __attribute__((tls_model("initial-exec")));
@@ -77,6 +78,7 @@ static void hr_load_config(void)
     hr_collect_unknown_variables();
     atomic_store_explicit(&hr_log_threshold, (int)hr_shim_config.log_level,
                           memory_order_relaxed);
+    hr_stats_init();
     atomic_store_explicit(&hr_config_loaded, true, memory_order_release);
 }
 

@@ -20,6 +20,7 @@
 #include "log.h"
 #include "real.h"
 #include "sigpipe.h"
+#include "stats.h"
 #include "transaction.h"
 
 #define HR_OWED_INITIAL_CAPACITY 8
@@ -498,11 +499,13 @@ int hr_pipeline_read(hr_conn *conn, redisContext *c, void **reply)
     hr_attempt attempt;
     int64_t delay_ns;
 
+    hr_stats_count_call();
     call.failures = 0; /* the call itself starts at the first failure */
     for (;;) {
         void *aux = hr_pipeline_attempt(conn, c, resend, &attempt);
 
         if (aux != NULL) {
+            hr_stats_recovered(&call);
             /* Replies read one after the other are no idle time: the
                clock is read once the last owed reply is in. */
             if (conn->owed.count == 1)
@@ -534,6 +537,7 @@ int hr_pipeline_read(hr_conn *conn, redisContext *c, void **reply)
         hr_verdict verdict =
             hr_call_failed(&call, &attempt.failure, allowed, &delay_ns);
         verdict = hr_budget_judge(conn, c, &attempt.failure, verdict);
+        hr_stats_failed(&call, attempt.failure.cls, verdict);
         hr_pipeline_log(conn, c, &call, &attempt, verdict, delay_ns);
         if (verdict != HR_RETRY) {
             /* Every owed reply is lost with the connection, and the next

@@ -19,6 +19,7 @@
 #include "reply.h"
 #include "session.h"
 #include "sigpipe.h"
+#include "stats.h"
 
 #define HR_NAMES_INITIAL_CAPACITY 8
 #define HR_HELD_INITIAL_CAPACITY 8
@@ -405,6 +406,7 @@ static int hr_pubsub_reconnect(hr_conn *conn, redisContext *c,
             conn->modes |= HR_CONN_SUBSCRIBED;
             if (rc == 0) {
                 hr_budget_success(conn);
+                hr_stats_recovered(&call);
                 hr_log_resubscribed(c, &conn->pubsub, hr_now_ns() - start_ns);
                 errno = saved_errno;
                 return 0;
@@ -414,6 +416,7 @@ static int hr_pubsub_reconnect(hr_conn *conn, redisContext *c,
         hr_verdict verdict =
             hr_call_failed(&call, &attempt.failure, true, &delay_ns);
         verdict = hr_budget_judge(conn, c, &attempt.failure, verdict);
+        hr_stats_failed(&call, attempt.failure.cls, verdict);
         hr_log_attempt(c, "subscriber", &call, &attempt, verdict, delay_ns);
         if (verdict != HR_RETRY) {
             errno = attempt.error_number ? attempt.error_number : saved_errno;
