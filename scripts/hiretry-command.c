@@ -401,6 +401,7 @@ static int hr_find_library(char *path, size_t size)
 {
     char dir[PATH_MAX];
     char beside[PATH_MAX + sizeof("/libhiretry.so")];
+    char installed[PATH_MAX + 256];
     glob_t found;
     bool taken = false;
 
@@ -408,6 +409,14 @@ static int hr_find_library(char *path, size_t size)
     snprintf(beside, sizeof(beside), "%s/libhiretry.so", dir);
     if (dir[0] != '\0' && hr_take_library(beside, path, size))
         return 0;
+#ifdef HIRETRY_LIBRARY_FROM_BIN
+    /* Where `cmake --install` puts the library, relative to this program,
+       so that an installation under any prefix or DESTDIR finds its own. */
+    snprintf(installed, sizeof(installed), "%s/%s/libhiretry.so", dir,
+             HIRETRY_LIBRARY_FROM_BIN);
+    if (dir[0] != '\0' && hr_take_library(installed, path, size))
+        return 0;
+#endif
     if (hr_take_library("/usr/local/lib/libhiretry.so", path, size))
         return 0;
 

@@ -1,5 +1,5 @@
 /*
- * Where log lines go: standard error, a file, or syslog, as
+ * The destinations of log lines: standard error, a file, or syslog, as
  * HIRETRY_LOG_FILE selects.
  *
  * A file is opened at the first line with O_APPEND, so lines from several
