@@ -194,6 +194,22 @@ static bool hr_budget_field_equal(const char *name, const hr_config *a,
     return false;
 }
 
+/* Returns true when a log or stats field that variable name sets is equal
+ * in a and b. Stores false in *known for any other name. */
+static bool hr_output_field_equal(const char *name, const hr_config *a,
+                                  const hr_config *b, bool *known)
+{
+    *known = true;
+    if (strcmp(name, "HIRETRY_LOG_FILE") == 0)
+        return strcmp(a->log_file, b->log_file) == 0;
+    if (strcmp(name, "HIRETRY_STATS_FILE") == 0)
+        return strcmp(a->stats_file, b->stats_file) == 0;
+    if (strcmp(name, "HIRETRY_STATS_INTERVAL") == 0)
+        return a->stats_interval_ns == b->stats_interval_ns;
+    *known = false;
+    return false;
+}
+
 /* Returns true when the field that variable name sets is equal in a, b. */
 static bool hr_field_equal(const char *name, const hr_config *a,
                            const hr_config *b)
@@ -230,6 +246,9 @@ static bool hr_field_equal(const char *name, const hr_config *a,
     if (known)
         return equal;
     equal = hr_budget_field_equal(name, a, b, &known);
+    if (known)
+        return equal;
+    equal = hr_output_field_equal(name, a, b, &known);
     if (known)
         return equal;
 
