@@ -29,7 +29,16 @@ foreach(page hiretry.1 libhiretry.7)
             ${PROJECT_BINARY_DIR}/man/${page}
     DEPENDS hiretry_gen_man ${PROJECT_BINARY_DIR}/man/${page}.template
     COMMENT "Generating man/${page}")
-  list(APPEND HIRETRY_MAN_PAGES ${PROJECT_BINARY_DIR}/man/${page})
+  # Debian policy installs man pages compressed; -n leaves the time stamp
+  # out, so that the same page gives the same bytes.
+  add_custom_command(
+    OUTPUT ${PROJECT_BINARY_DIR}/man/${page}.gz
+    COMMAND gzip -9nc ${PROJECT_BINARY_DIR}/man/${page}
+            > ${PROJECT_BINARY_DIR}/man/${page}.gz
+    DEPENDS ${PROJECT_BINARY_DIR}/man/${page}
+    COMMENT "Compressing man/${page}")
+  list(APPEND HIRETRY_MAN_PAGES ${PROJECT_BINARY_DIR}/man/${page}
+       ${PROJECT_BINARY_DIR}/man/${page}.gz)
 endforeach()
 add_custom_target(man ALL DEPENDS ${HIRETRY_MAN_PAGES})
 
@@ -37,9 +46,9 @@ if(TARGET hiretry)
   install(TARGETS hiretry LIBRARY DESTINATION ${HIRETRY_INSTALL_LIBRARY_DIR})
 endif()
 install(TARGETS hiretry_cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
-install(FILES ${PROJECT_BINARY_DIR}/man/hiretry.1
+install(FILES ${PROJECT_BINARY_DIR}/man/hiretry.1.gz
         DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
-install(FILES ${PROJECT_BINARY_DIR}/man/libhiretry.7
+install(FILES ${PROJECT_BINARY_DIR}/man/libhiretry.7.gz
         DESTINATION ${CMAKE_INSTALL_MANDIR}/man7)
 install(FILES README.md docs/systemd.md
         DESTINATION ${CMAKE_INSTALL_DOCDIR})
@@ -51,6 +60,16 @@ set(CPACK_PACKAGE_NAME hiretry)
 set(CPACK_PACKAGE_CONTACT "hiretry maintainers <hiretry@localhost>")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY
   "retries and reconnects for programs that use hiredis")
+# The lines of the extended description stay under 80 columns, as
+# lintian asks.
+string(JOIN "\n" CPACK_PACKAGE_DESCRIPTION
+  "libhiretry.so is preloaded into an unmodified program that uses the"
+  "hiredis client library. It retries commands that failed on a Valkey or"
+  "Redis server restart, failover or network failure, where repeating them"
+  "is safe, reconnects the same context in place and restores its session."
+  "The hiretry command checks the HIRETRY_* settings, explains how a"
+  "failure is classified, and runs a program with the library preloaded.")
+set(CPACK_STRIP_FILES ON)
 set(CPACK_DEBIAN_PACKAGE_SECTION libs)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
