@@ -530,6 +530,40 @@ typedef struct hr_case {
     void (*run)(const hr_options *options);
 } hr_case;
 
+/*
+ * hiredis 1.x: a non-blocking context from redisConnectWithOptions, to a
+ * port that refuses connects. redisCommand only queues the command, and
+ * the write reports the refusal. The shim must pass all of it through:
+ * no retry, no reconnect, no wait. hiredis 0.14 has no
+ * redisConnectWithOptions, so there the case prints one line.
+ */
+static void hr_nonblock_options(const hr_options *options)
+{
+#if HIREDIS_MAJOR >= 1
+    redisOptions connect_options = {0};
+    redisContext *c;
+    int done = 0;
+
+    REDIS_OPTIONS_SET_TCP(&connect_options, "127.0.0.1", options->refused_port);
+    connect_options.options |= REDIS_OPT_NONBLOCK;
+    hr_begin("connect");
+    c = redisConnectWithOptions(&connect_options);
+    hr_print_connect("connect", c);
+    if (c == NULL)
+        return;
+    hr_command_step("command", c, "PING");
+    hr_begin("write");
+    hr_print_rc("write", redisBufferWrite(c, &done));
+    hr_print_context("write", c);
+    hr_begin("free");
+    redisFree(c);
+    hr_print_errno("free", errno);
+#else
+    (void)options;
+    printf("nonblock_options=not in hiredis 0.14\n");
+#endif
+}
+
 static const hr_case hr_cases[] = {
     {"null_command", hr_null_command},
     {"null_command_argv", hr_null_command_argv},
@@ -558,6 +592,7 @@ static const hr_case hr_cases[] = {
     {"null_host_reconnect", hr_null_host_reconnect},
     {"free_twice", hr_free_twice},
     {"thread_handoff", hr_thread_handoff},
+    {"nonblock_options", hr_nonblock_options},
 };
 
 #define HR_CASE_COUNT (sizeof(hr_cases) / sizeof(hr_cases[0]))

@@ -361,6 +361,15 @@ static void test_misuse_thread_handoff(void)
     hr_check_case(&c);
 }
 
+/* A non-blocking context from hiredis 1.x's redisConnectWithOptions is
+ * passed through: the same output, the refused write included. */
+static void test_misuse_nonblock_options(void)
+{
+    hr_misuse_case c = {"nonblock_options", 0, NULL};
+
+    hr_check_case(&c);
+}
+
 static CU_TestInfo tests[] = {
     {"test_misuse_null_context_crashes", test_misuse_null_context_crashes},
     {"test_misuse_null_accepted", test_misuse_null_accepted},
@@ -383,6 +392,7 @@ static CU_TestInfo tests[] = {
     {"test_misuse_null_host_reconnect", test_misuse_null_host_reconnect},
     {"test_misuse_free_twice", test_misuse_free_twice},
     {"test_misuse_thread_handoff", test_misuse_thread_handoff},
+    {"test_misuse_nonblock_options", test_misuse_nonblock_options},
     CU_TEST_INFO_NULL,
 };
 
