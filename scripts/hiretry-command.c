@@ -219,7 +219,10 @@ static const char hr_run_help[] =
     "  --disable            HIRETRY_DISABLE=1: load the shim but pass every\n"
     "                       call straight to hiredis\n"
     "  --library PATH       the shim to preload (default: libhiretry.so in\n"
-    "                       the directory of this command, else in\n"
+    "                       the directory of this command, else in the\n"
+    "                       hiretry directory of its installation's\n"
+    "                       library directory, such as\n"
+    "                       /usr/lib/<multiarch directory>/hiretry, else in\n"
     "                       /usr/local/lib, /usr/lib/<multiarch directory>\n"
     "                       or /usr/lib)\n"
     "  -h, --help           print this help and exit\n"
@@ -499,9 +502,10 @@ static int hr_run_preload(const char *library)
             hr_self_dir(dir, sizeof(dir));
             return hr_usage_error(
                 "run",
-                "libhiretry.so not found in %s, /usr/local/lib or "
-                "/usr/lib. Build it with 'cmake --build build' or give its "
-                "path with --library.",
+                "libhiretry.so not found in %s, in the hiretry directory "
+                "of its installation's library directory, /usr/local/lib, "
+                "/usr/lib/<multiarch directory> or /usr/lib. Build it with "
+                "'cmake --build build' or give its path with --library.",
                 dir[0] != '\0' ? dir : "the directory of this command");
         }
         library = found;
