@@ -204,9 +204,27 @@ static bool hr_log_out_unchanged(void)
 }
 
 /*
+ * Returns true when the path no longer names the open file, because log
+ * rotation (logrotate without copytruncate) renamed or removed it. The next
+ * line then goes to a new file at the path. A relative path is never
+ * checked, since it would name another file once the program changes its
+ * working directory.
+ */
+static bool hr_log_file_rotated(void)
+{
+    struct stat st;
+
+    if (hr_log_out.path[0] != '/')
+        return false;
+    return lstat(hr_log_out.path, &st) != 0 || st.st_dev != hr_log_out.dev ||
+           st.st_ino != hr_log_out.ino;
+}
+
+/*
  * Makes hr_log_out ready for this process: opened at the first line, again
- * in a child whose path has %p, and again when the program closed the
- * descriptor. Called with the lock held.
+ * in a child whose path has %p, again when the program closed the
+ * descriptor, and again when the file was rotated. Called with the lock
+ * held.
  */
 static void hr_log_out_prepare(void)
 {
@@ -217,8 +235,10 @@ static void hr_log_out_prepare(void)
         if (!hr_log_out_unchanged()) {
             hr_log_out.fd = -1;
             reopen = true;
-        } else if (hr_log_out.pid != getpid() &&
-                   hr_path_per_process(hr_shim_config.log_file)) {
+        } else if ((hr_log_out.pid != getpid() &&
+                    hr_path_per_process(hr_shim_config.log_file)) ||
+                   (hr_log_out.target == HR_TARGET_FILE &&
+                    hr_log_file_rotated())) {
             close(hr_log_out.fd);
             hr_log_out.fd = -1;
             reopen = true;

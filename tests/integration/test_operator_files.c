@@ -579,11 +579,82 @@ static void test_log_file_after_stderr_closed(void)
     hr_test_finish(&server, &program, failures);
 }
 
+/*
+ * Log rotation without copytruncate renames the file: the lines after it
+ * must go to a new file at the configured path, not on into the renamed
+ * one.
+ */
+static void test_log_file_reopened_after_rotation(void)
+{
+    unsigned failures = CU_get_number_of_failures();
+    hr_server_options options = {.kind = HR_SERVER_VALKEY};
+    hr_server server;
+    hr_program program = {0};
+    hr_string_list argv = {0};
+    hr_string_list env = {0};
+    char dir[256], path[320], rotated[330], ready[320], go[320];
+    char value[256];
+    char *log;
+    char *old_log;
+    redisReply *reply;
+    int rc;
+
+    hr_make_dir(dir, sizeof(dir), "log-rotation");
+    snprintf(path, sizeof(path), "%s/app.log", dir);
+    snprintf(rotated, sizeof(rotated), "%s.1", path);
+    snprintf(ready, sizeof(ready), "%s/ready", dir);
+    snprintf(go, sizeof(go), "%s/go", dir);
+    HR_ASSERT_INT_EQ(hr_server_start(&server, &options), 0);
+    rc = hr_script_args(&argv, &server, 2000);
+    rc |= hr_string_list_add(&argv, "PING");
+    rc |= hr_string_list_add(&argv, "@touch:%s", ready);
+    rc |= hr_string_list_add(&argv, "@wait:%s", go);
+    rc |= hr_string_list_add(&argv, "SET k v");
+    rc |= hr_string_list_add(&argv, "GET k");
+    rc |= hr_preload_env(&env, HIRETRY_SHIM_PATH);
+    rc |= hr_string_list_add(&env, "HIRETRY_LOG=debug");
+    rc |= hr_string_list_add(&env, "HIRETRY_LOG_FILE=%s", path);
+    HR_ASSERT_INT_EQ(rc, 0);
+    HR_ASSERT_INT_EQ(hr_program_start(&program, &argv, &env), 0);
+    hr_string_list_free(&argv);
+    hr_string_list_free(&env);
+
+    /* The first call logs hiredis_found, which opens the file. */
+    HR_ASSERT_INT_EQ(hr_harness_wait_file(ready), 0);
+    HR_ASSERT_INT_EQ(rename(path, rotated), 0);
+    reply = hr_server_command(&server, 0, "CLIENT KILL TYPE normal");
+    freeReplyObject(reply);
+    HR_ASSERT_INT_EQ(hr_harness_touch(go), 0);
+    HR_ASSERT_INT_EQ(hr_program_wait(&program, HR_PROGRAM_TIMEOUT_MS), 0);
+
+    HR_ASSERT_INT_EQ(program.status, 0);
+    HR_ASSERT_TRUE(hr_program_value(&program, "step4", value, sizeof(value)));
+    HR_ASSERT_STR_EQ(value, "status:OK");
+    old_log = hr_harness_read_file(rotated);
+    HR_ASSERT_TRUE(old_log != NULL);
+    if (old_log != NULL) {
+        HR_ASSERT_INT_EQ(hr_count(old_log, "event=hiredis_found"), 1);
+        HR_ASSERT_INT_EQ(hr_count(old_log, "event=closed_while_idle"), 0);
+        HR_ASSERT_INT_EQ(hr_count(old_log, "event=retry "), 0);
+    }
+    log = hr_harness_read_file(path);
+    HR_ASSERT_TRUE(log != NULL);
+    if (log != NULL)
+        HR_ASSERT_TRUE(hr_count(log, "event=closed_while_idle") +
+                           hr_count(log, "event=retry ") >=
+                       1);
+    free(old_log);
+    free(log);
+    hr_test_finish(&server, &program, failures);
+}
+
 static CU_TestInfo tests[] = {
     {"test_log_file_per_process", test_log_file_per_process},
     {"test_log_file_symlink_rejected", test_log_file_symlink_rejected},
     {"test_log_syslog_socket", test_log_syslog_socket},
     {"test_log_file_after_stderr_closed", test_log_file_after_stderr_closed},
+    {"test_log_file_reopened_after_rotation",
+     test_log_file_reopened_after_rotation},
     {"test_stats_file_prometheus", test_stats_file_prometheus},
     {"test_stats_file_written_while_running",
      test_stats_file_written_while_running},
