@@ -32,6 +32,7 @@
 
 #include "hiretry/path.h"
 #include "shim.h"
+#include "sigpipe.h"
 
 #define HR_SYSLOG_DEFAULT_PATH "/dev/log"
 #define HR_SYSLOG_PREFIX "syslog:"
@@ -56,8 +57,9 @@ static struct {
     int fd;
     dev_t dev;
     ino_t ino;
+    bool fifo; /* a write may raise SIGPIPE once the reader is gone */
     char path[HR_PATH_MAX + 32]; /* after %p expansion */
-} hr_log_out = {HR_TARGET_UNSET, 0, -1, 0, 0, ""};
+} hr_log_out = {HR_TARGET_UNSET, 0, -1, 0, 0, false, ""};
 
 static pthread_mutex_t hr_log_out_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t hr_log_out_atfork_once = PTHREAD_ONCE_INIT;
@@ -91,11 +93,14 @@ static int hr_fd_above_stderr(int fd)
     return moved;
 }
 
+/* O_NONBLOCK makes a FIFO with no reader fail with ENXIO instead of
+ * blocking the program, and a full one drop lines instead of waiting. */
 static int hr_open_log_file(const char *path)
 {
-    int fd = open(
-        path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY,
-        0640);
+    int fd = open(path,
+                  O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW |
+                      O_NOCTTY | O_NONBLOCK,
+                  0640);
 
     return hr_fd_above_stderr(fd);
 }
@@ -168,6 +173,7 @@ static int hr_log_out_open(void)
     hr_log_out.fd = fd;
     hr_log_out.dev = st.st_dev;
     hr_log_out.ino = st.st_ino;
+    hr_log_out.fifo = S_ISFIFO(st.st_mode);
     hr_log_out.target = syslog ? HR_TARGET_SYSLOG : HR_TARGET_FILE;
     return 0;
 }
@@ -321,6 +327,13 @@ static void hr_log_out_send(const char *header, int header_length,
                  MSG_DONTWAIT | MSG_NOSIGNAL) < 0 &&
             (errno == ECONNREFUSED || errno == ENOTCONN))
             hr_syslog_resend(message, total - 1);
+    } else if (hr_log_out.fifo) {
+        hr_sigpipe_guard guard;
+        ssize_t written;
+
+        hr_sigpipe_block(&guard);
+        written = write(hr_log_out.fd, message, total);
+        hr_sigpipe_restore(&guard, written < 0);
     } else {
         ssize_t ignored = write(hr_log_out.fd, message, total);
         (void)ignored;

@@ -12,6 +12,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -176,6 +177,102 @@ static void test_log_file_symlink_rejected(void)
     HR_ASSERT_TRUE(hr_count(program.err, "event=retry ") >= 1);
     HR_ASSERT_INT_EQ(stat(target, &st), 0);
     HR_ASSERT_INT_EQ(st.st_size, 0);
+    hr_test_finish(&server, &program, failures);
+}
+
+/*
+ * A FIFO that no process reads, such as the pipe of a log collector that
+ * is down: opening it must not block the program. The shim logs to
+ * standard error instead and the program runs to its end.
+ */
+static void test_log_file_fifo_without_reader(void)
+{
+    unsigned failures = CU_get_number_of_failures();
+    hr_server_options options = {.kind = HR_SERVER_VALKEY};
+    hr_server server;
+    hr_program program = {0};
+    hr_string_list argv = {0};
+    hr_string_list env = {0};
+    char dir[256], fifo[320];
+    int rc;
+
+    hr_make_dir(dir, sizeof(dir), "log-fifo");
+    snprintf(fifo, sizeof(fifo), "%s/app.log", dir);
+    HR_ASSERT_INT_EQ(mkfifo(fifo, 0600), 0);
+    HR_ASSERT_INT_EQ(hr_server_start(&server, &options), 0);
+    rc = hr_workload_args(&argv, &server, false);
+    rc |= hr_string_list_add(&argv, "--ops");
+    rc |= hr_string_list_add(&argv, "10");
+    rc |= hr_preload_env(&env, HIRETRY_SHIM_PATH);
+    /* The invalid value makes the shim log a line at its first call. */
+    rc |= hr_string_list_add(&env, "HIRETRY_RETRIES=invalid");
+    rc |= hr_string_list_add(&env, "HIRETRY_LOG_FILE=%s", fifo);
+    HR_ASSERT_INT_EQ(rc, 0);
+    HR_ASSERT_INT_EQ(
+        hr_program_run(&program, &argv, &env, HR_PROGRAM_TIMEOUT_MS), 0);
+    hr_string_list_free(&argv);
+    hr_string_list_free(&env);
+
+    HR_ASSERT_TRUE(!program.timed_out);
+    HR_ASSERT_INT_EQ(program.status, 0);
+    HR_ASSERT_INT_EQ(hr_program_integer(&program, "ok"), 10);
+    HR_ASSERT_INT_EQ(hr_count(program.err, "event=log_file_failed"), 1);
+    HR_ASSERT_INT_EQ(hr_count(program.err, "event=invalid_setting"), 1);
+    hr_test_finish(&server, &program, failures);
+}
+
+/*
+ * A FIFO whose reader exits while the program runs: the next log line must
+ * not kill the program with SIGPIPE, which hr_script leaves at its default.
+ */
+static void test_log_file_fifo_reader_gone(void)
+{
+    unsigned failures = CU_get_number_of_failures();
+    hr_server_options options = {.kind = HR_SERVER_VALKEY};
+    hr_server server;
+    hr_program program = {0};
+    hr_string_list argv = {0};
+    hr_string_list env = {0};
+    char dir[256], fifo[320], ready[320], go[320], value[256];
+    redisReply *reply;
+    int reader;
+    int rc;
+
+    hr_make_dir(dir, sizeof(dir), "log-fifo-reader-gone");
+    snprintf(fifo, sizeof(fifo), "%s/app.log", dir);
+    snprintf(ready, sizeof(ready), "%s/ready", dir);
+    snprintf(go, sizeof(go), "%s/go", dir);
+    HR_ASSERT_INT_EQ(mkfifo(fifo, 0600), 0);
+    reader = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    HR_ASSERT_TRUE(reader >= 0);
+    HR_ASSERT_INT_EQ(hr_server_start(&server, &options), 0);
+    rc = hr_script_args(&argv, &server, 2000);
+    rc |= hr_string_list_add(&argv, "PING");
+    rc |= hr_string_list_add(&argv, "@touch:%s", ready);
+    rc |= hr_string_list_add(&argv, "@wait:%s", go);
+    rc |= hr_string_list_add(&argv, "SET k v");
+    rc |= hr_preload_env(&env, HIRETRY_SHIM_PATH);
+    rc |= hr_string_list_add(&env, "HIRETRY_LOG=debug");
+    rc |= hr_string_list_add(&env, "HIRETRY_LOG_FILE=%s", fifo);
+    HR_ASSERT_INT_EQ(rc, 0);
+    HR_ASSERT_INT_EQ(hr_program_start(&program, &argv, &env), 0);
+    hr_string_list_free(&argv);
+    hr_string_list_free(&env);
+
+    /* The first call logged hiredis_found into the FIFO. Then the reader
+       goes away, and the reconnect before SET logs again. */
+    HR_ASSERT_INT_EQ(hr_harness_wait_file(ready), 0);
+    if (reader >= 0)
+        close(reader);
+    reply = hr_server_command(&server, 0, "CLIENT KILL TYPE normal");
+    freeReplyObject(reply);
+    HR_ASSERT_INT_EQ(hr_harness_touch(go), 0);
+    HR_ASSERT_INT_EQ(hr_program_wait(&program, HR_PROGRAM_TIMEOUT_MS), 0);
+
+    HR_ASSERT_INT_EQ(program.status, 0);
+    HR_ASSERT_TRUE(hr_program_value(&program, "step4", value, sizeof(value)));
+    HR_ASSERT_STR_EQ(value, "status:OK");
+    HR_ASSERT_INT_EQ(hr_count(program.err, "event=log_file_failed"), 0);
     hr_test_finish(&server, &program, failures);
 }
 
@@ -651,6 +748,8 @@ static void test_log_file_reopened_after_rotation(void)
 static CU_TestInfo tests[] = {
     {"test_log_file_per_process", test_log_file_per_process},
     {"test_log_file_symlink_rejected", test_log_file_symlink_rejected},
+    {"test_log_file_fifo_without_reader", test_log_file_fifo_without_reader},
+    {"test_log_file_fifo_reader_gone", test_log_file_fifo_reader_gone},
     {"test_log_syslog_socket", test_log_syslog_socket},
     {"test_log_file_after_stderr_closed", test_log_file_after_stderr_closed},
     {"test_log_file_reopened_after_rotation",
