@@ -491,8 +491,9 @@ static int hr_store_stats_interval(const char *text, hr_config *config)
       "Sets how long an open circuit rejects reconnects, before a random "     \
       "extra of up to half as long, until one probe goes through.")            \
     X("HIRETRY_LOG_FILE", hr_store_log_file,                                   \
-      "empty, syslog, or a file path of up to 1023 bytes, where %p stands "    \
-      "for the process id",                                                    \
+      "empty, syslog, syslog:SOCKET for a syslog socket other than "           \
+      "/dev/log, or a file path of up to 1023 bytes, where %p stands for "     \
+      "the process id",                                                        \
       "",                                                                      \
       "Sends the log to a file, opened for appending at the first line, or "   \
       "to syslog; empty sends it to standard error.")                          \
