@@ -55,7 +55,9 @@ install(FILES README.md docs/systemd.md
 
 # cpack -G DEB: the dependencies come from dpkg-shlibdeps. The library
 # needs libhiredis at run time, found in the program, so it is listed by
-# hand: the shim links no hiredis of its own.
+# hand: the shim links no hiredis of its own. Only the hiredis ABI it was
+# built for will do, because with the other one it passes every call
+# through.
 set(CPACK_PACKAGE_NAME hiretry)
 set(CPACK_PACKAGE_CONTACT "hiretry maintainers <hiretry@localhost>")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY
@@ -73,6 +75,10 @@ set(CPACK_STRIP_FILES ON)
 set(CPACK_DEBIAN_PACKAGE_SECTION libs)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "libhiredis0.14 | libhiredis1.1.0")
+if(HIRETRY_HIREDIS_VERSION VERSION_LESS 1.0)
+  set(CPACK_DEBIAN_PACKAGE_DEPENDS "libhiredis0.14")
+else()
+  set(CPACK_DEBIAN_PACKAGE_DEPENDS "libhiredis1.1.0")
+endif()
 set(CPACK_GENERATOR DEB)
 include(CPack)
