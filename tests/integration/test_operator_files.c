@@ -528,7 +528,7 @@ static void test_stats_file_prometheus(void)
              dir);
     HR_ASSERT_INT_EQ(hr_server_start(&server, &options), 0);
     hr_run_incr_across_crash(&server, &program, setting,
-                             "HIRETRY_STATS_INTERVAL=50ms");
+                             "HIRETRY_STATS_INTERVAL=100ms");
     HR_ASSERT_INT_EQ(program.status, 0);
     HR_ASSERT_INT_EQ(hr_program_integer(&program, "errors"), 0);
 
@@ -599,7 +599,7 @@ static void test_stats_file_written_while_running(void)
     rc |= hr_string_list_add(&argv, "@wait:%s", go);
     rc |= hr_preload_env(&env, HIRETRY_SHIM_PATH);
     rc |= hr_string_list_add(&env, "HIRETRY_STATS_FILE=%s", path);
-    rc |= hr_string_list_add(&env, "HIRETRY_STATS_INTERVAL=20ms");
+    rc |= hr_string_list_add(&env, "HIRETRY_STATS_INTERVAL=100ms");
     HR_ASSERT_INT_EQ(rc, 0);
     HR_ASSERT_INT_EQ(hr_program_start(&program, &argv, &env), 0);
     hr_string_list_free(&argv);

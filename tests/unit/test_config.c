@@ -556,6 +556,7 @@ static const setting_case good_cases[] = {
     {"HIRETRY_STATS_FILE", "", 0},
     {"HIRETRY_STATS_FILE", "/run/hiretry/app.prom", 21},
     {"HIRETRY_STATS_INTERVAL", "0", 0},
+    {"HIRETRY_STATS_INTERVAL", "100ms", 100000000},
     {"HIRETRY_STATS_INTERVAL", "250ms", 250000000},
     {"HIRETRY_STATS_INTERVAL", "3600s", INT64_C(3600000000000)},
 };
@@ -601,6 +602,8 @@ static const fake_variable bad_cases[] = {
     {"HIRETRY_STATS_INTERVAL", ""},
     {"HIRETRY_STATS_INTERVAL", "10"},
     {"HIRETRY_STATS_INTERVAL", "3601s"},
+    {"HIRETRY_STATS_INTERVAL", "99ms"},
+    {"HIRETRY_STATS_INTERVAL", "1us"},
     {"HIRETRY_STATS_INTERVAL", "-1s"},
     {"HIRETRY_RETRIES", ""},
     {"HIRETRY_RETRIES", " 3"},
