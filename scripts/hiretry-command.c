@@ -881,6 +881,33 @@ static void hr_print_class_set(hr_class_set set)
     puts(first ? "none" : "");
 }
 
+/*
+ * Prints a note when the directory of a file setting is missing or not
+ * writable by this user. It is only a note: the program the settings are
+ * for may run as another user, or create the directory first.
+ */
+static void hr_print_path_note(const char *name, const char *path)
+{
+    char dir[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    size_t len = slash == NULL ? 1 : (size_t)(slash - path);
+    bool is_syslog =
+        strncmp(path, "syslog", 6) == 0 && (path[6] == '\0' || path[6] == ':');
+
+    if (path[0] == '\0' || is_syslog)
+        return;
+    if (slash == path)
+        len = 1; /* a file in / */
+    if (len >= sizeof(dir))
+        return;
+    memcpy(dir, slash == NULL ? "." : path, len);
+    dir[len] = '\0';
+    if (access(dir, W_OK | X_OK) == 0)
+        return;
+    printf("    note: %s cannot be written by this user: directory %s: %s\n",
+           name, dir, strerror(errno));
+}
+
 static void hr_print_setting(const hr_settings *settings, size_t i,
                              size_t *message)
 {
@@ -905,6 +932,10 @@ static void hr_print_setting(const hr_settings *settings, size_t i,
         fputs("    retried classes: ", stdout);
         hr_print_class_set(settings->config.policy.retry_on);
     }
+    if (settings->sources[i] == HR_SOURCE_ENV &&
+        (strcmp(name, "HIRETRY_LOG_FILE") == 0 ||
+         strcmp(name, "HIRETRY_STATS_FILE") == 0))
+        hr_print_path_note(name, text);
 }
 
 /* Prints ", N noun" or " N noun" with the noun in the plural as needed. */

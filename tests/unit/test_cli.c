@@ -358,6 +358,24 @@ static void test_check_environment_values(void)
     HR_ASSERT_STR_EQ(run.err, "");
 }
 
+/* A log or stats file in a directory that cannot be written gets a note,
+ * and the configuration stays valid: the program may create it first. */
+static void test_check_file_directory_note(void)
+{
+    const char *args[] = {"check", NULL};
+    const char *env[] = {"HIRETRY_LOG_FILE=/nonexistent-hiretry/app.log",
+                         "HIRETRY_STATS_FILE=/tmp/app-%p.prom", NULL};
+
+    run_cli(args, env);
+
+    ASSERT_EXIT(0);
+    ASSERT_LINE(run.out, "    note: HIRETRY_LOG_FILE cannot be written by "
+                         "this user: directory /nonexistent-hiretry: No "
+                         "such file or directory");
+    HR_ASSERT_TRUE(strstr(run.out, "note: HIRETRY_STATS_FILE") == NULL);
+    ASSERT_LINE(run.out, "result: valid");
+}
+
 /* An invalid value, the default check shows, and the value as core's
  * message quotes it. */
 typedef struct invalid_case {
@@ -1412,6 +1430,7 @@ static CU_TestInfo tests[] = {
     {"test_check_unknown_case_and_name", test_check_unknown_case_and_name},
     {"test_check_retry_on_classes", test_check_retry_on_classes},
     {"test_check_env_format", test_check_env_format},
+    {"test_check_file_directory_note", test_check_file_directory_note},
     {"test_check_env_format_valid", test_check_env_format_valid},
     {"test_check_help", test_check_help},
     {"test_check_usage_errors", test_check_usage_errors},
