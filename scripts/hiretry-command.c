@@ -1325,7 +1325,8 @@ static int hr_classify_transport_text(const char *text, hr_failure *failure)
     if (strncmp(text, "errno:", 6) == 0) {
         if (hr_errno_from_text(text + 6, &error_number) != 0) {
             hr_print_error("invalid TEXT: unknown errno '%s'; give a name "
-                           "such as ECONNRESET or a number",
+                           "such as ECONNRESET or the number of one, such "
+                           "as 104",
                            text + 6);
             return -1;
         }

@@ -902,10 +902,10 @@ static const bad_input bad_inputs[] = {
      "UTF-8\n"},
     {NULL, "errno:EFOO",
      "hiretry: invalid TEXT: unknown errno 'EFOO'; give a name such "
-     "as ECONNRESET or a number\n"},
+     "as ECONNRESET or the number of one, such as 104\n"},
     {NULL, "errno:0",
      "hiretry: invalid TEXT: unknown errno '0'; give a name such as "
-     "ECONNRESET or a number\n"},
+     "ECONNRESET or the number of one, such as 104\n"},
     {NULL, "other:",
      "hiretry: invalid TEXT: 'other:' needs hiredis's errstr after "
      "the colon\n"},
