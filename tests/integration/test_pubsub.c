@@ -854,7 +854,7 @@ static void hr_check_resubscribed(const hr_program *program, int breaks,
  * every subscription restored once, AUTH and SELECT with it, and every
  * message the server delivered to the subscriber reaches the program.
  */
-static void hr_check_restart(hr_server_kind kind)
+static void hr_check_restart(hr_server_kind kind, const char *const *extra)
 {
     unsigned failures = CU_get_number_of_failures();
     hr_run run;
@@ -862,7 +862,7 @@ static void hr_check_restart(hr_server_kind kind)
 
     if (!hr_start_server(&run, kind, HR_CHANNELS))
         return;
-    HR_ASSERT_INT_EQ(hr_start_subscriber(&run, true, NULL, NULL), 0);
+    HR_ASSERT_INT_EQ(hr_start_subscriber(&run, true, extra, NULL), 0);
     HR_ASSERT_INT_EQ(
         hr_publish_across_breaks(&run, true, HR_BREAKS, HR_PUBLISH_MS), 0);
     HR_ASSERT_INT_EQ(hr_publish_final(&run, "ch:control"), 0);
@@ -883,12 +883,28 @@ static void hr_check_restart(hr_server_kind kind)
 
 static void test_pubsub_restart_valkey(void)
 {
-    hr_check_restart(HR_SERVER_VALKEY);
+    hr_check_restart(HR_SERVER_VALKEY, NULL);
 }
 
 static void test_pubsub_restart_redis(void)
 {
-    hr_check_restart(HR_SERVER_REDIS);
+    hr_check_restart(HR_SERVER_REDIS, NULL);
+}
+
+/*
+ * A RESP3 subscriber (HELLO 3, messages as push replies), which only
+ * hiredis 1.x can read: the shim restores HELLO 3 with the session and
+ * reads the push confirmations of its new subscriptions.
+ */
+static void test_pubsub_restart_resp3(void)
+{
+    static const char *const resp3[] = {"--resp3", NULL};
+
+#if HIREDIS_MAJOR >= 1
+    hr_check_restart(HR_SERVER_VALKEY, resp3);
+#else
+    (void)resp3;
+#endif
 }
 
 /* Without the shim the same subscriber stops at its first failed read. */
@@ -1203,6 +1219,7 @@ static void test_pubsub_idle_deadline(void)
 static CU_TestInfo tests[] = {
     {"test_pubsub_restart_valkey", test_pubsub_restart_valkey},
     {"test_pubsub_restart_redis", test_pubsub_restart_redis},
+    {"test_pubsub_restart_resp3", test_pubsub_restart_resp3},
     {"test_pubsub_restart_plain_hiredis", test_pubsub_restart_plain_hiredis},
     {"test_pubsub_client_kill_held", test_pubsub_client_kill_held},
     {"test_pubsub_unsubscribed_not_restored",
