@@ -240,6 +240,11 @@ static void hr_link_forward(hr_proxy *proxy, hr_proxy_link *link,
         return;
     }
 
+    if (direction == HR_TO_SERVER && proxy->observer != NULL) {
+        proxy->observer(proxy->observer_arg, (int)(link - proxy->links),
+                        !link->observed, buffer, (size_t)n);
+        link->observed = true;
+    }
     if (link->delay_ms[direction] > 0)
         hr_proxy_sleep_ms(link->delay_ms[direction]);
     if (hr_write_all(to, buffer, (size_t)n) != 0) {
@@ -350,8 +355,16 @@ static void hr_proxy_request(hr_proxy *proxy)
 
 int hr_proxy_start(hr_proxy *proxy, int server_port)
 {
+    return hr_proxy_start_observed(proxy, server_port, NULL, NULL);
+}
+
+int hr_proxy_start_observed(hr_proxy *proxy, int server_port,
+                            hr_proxy_observer *observer, void *arg)
+{
     memset(proxy, 0, sizeof(*proxy));
     proxy->server_port = server_port;
+    proxy->observer = observer;
+    proxy->observer_arg = arg;
     proxy->listen_fd = -1;
     proxy->wake_fds[0] = proxy->wake_fds[1] = -1;
     for (int i = 0; i < HR_PROXY_CONNECTIONS_MAX; i++)

@@ -49,6 +49,15 @@ typedef struct hr_fault {
     int delay_ms; /* HR_FAULT_DELAY only */
 } hr_fault;
 
+/*
+ * Called on the proxy thread with each chunk the program sends, before it
+ * is forwarded. link is the connection's slot, from 0 to
+ * HR_PROXY_CONNECTIONS_MAX - 1, which a later connection may reuse. first
+ * is true for the first chunk of each connection.
+ */
+typedef void hr_proxy_observer(void *arg, int link, bool first,
+                               const char *bytes, size_t len);
+
 /* One forwarded connection, owned by the proxy thread. */
 typedef struct hr_proxy_link {
     int client_fd; /* -1 when the slot is free */
@@ -58,6 +67,7 @@ typedef struct hr_proxy_link {
     hr_fault fault;
     size_t forwarded[2]; /* bytes per hr_fault_direction since binding */
     int delay_ms[2];     /* per hr_fault_direction, 0 for none */
+    bool observed;       /* the observer has seen a chunk of it */
 } hr_proxy_link;
 
 typedef struct hr_proxy {
@@ -76,8 +86,10 @@ typedef struct hr_proxy {
     bool want_reset_all;
     bool armed; /* fault is set and not yet bound to a connection */
     hr_fault fault;
-    long long accepted; /* connections accepted since the start */
-    long long faults;   /* faults that fired */
+    long long accepted;          /* connections accepted since the start */
+    long long faults;            /* faults that fired */
+    hr_proxy_observer *observer; /* NULL for none; set before the thread */
+    void *observer_arg;
     hr_proxy_link links[HR_PROXY_CONNECTIONS_MAX];
 } hr_proxy;
 
@@ -86,6 +98,11 @@ typedef struct hr_proxy {
  * after printing why.
  */
 int hr_proxy_start(hr_proxy *proxy, int server_port);
+
+/* Starts a proxy as hr_proxy_start does, which also passes every chunk the
+ * program sends to observer. */
+int hr_proxy_start_observed(hr_proxy *proxy, int server_port,
+                            hr_proxy_observer *observer, void *arg);
 
 /* Arms fault, replacing any fault not yet bound to a connection. */
 void hr_proxy_set_fault(hr_proxy *proxy, const hr_fault *fault);

@@ -1,7 +1,7 @@
 /*
  * TLS with hiredis 1.x: hr_tls_client talks to a real valkey-server over
  * TLS, with a certificate authority and certificates the test makes with
- * openssl, through a relay thread of the test's own on 127.0.0.1.
+ * openssl, through fault_proxy.c run as a plain relay on 127.0.0.1.
  *
  * hiredis's redisReconnect frees a context's SSL state without repeating
  * the handshake, so a plain program that reconnects crashes at its next
@@ -13,16 +13,13 @@
  *
  * Only built against hiredis 1.x with libhiredis_ssl; other builds skip it.
  */
+#include "fault_proxy.h"
 #include "harness.h"
 #include "hr_test.h"
 
 #include <arpa/inet.h>
-#include <errno.h>
 #include <netinet/in.h>
-#include <poll.h>
-#include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,38 +29,20 @@
 #define HR_PASSWORD "tls-password"
 #define HR_DB 4
 #define HR_PROGRAM_TIMEOUT_MS 60000
-#define HR_RELAY_PAIRS 64
 #define HR_TLS_HANDSHAKE_RECORD 0x16 /* TLS content type "handshake" */
 
 #ifdef HIRETRY_TLS_CLIENT_PATH
 
-/* What the relay saw, written by its thread under lock. */
-typedef struct hr_relay_counts {
-    int connections;       /* accepted from the client, the server's up or
-                              down */
+/* What the relay saw of the bytes the program sent, written on the
+ * proxy's thread and read once it has stopped. */
+typedef struct hr_wire_check {
     int tls_first_bytes;   /* connections that opened with a TLS record */
     int other_first_bytes; /* connections that opened with anything else */
     bool plaintext_seen;   /* a command, key or the password went across */
-} hr_relay_counts;
-
-typedef struct hr_relay_pair {
-    int client;
-    int server;
-    bool first_byte_seen;
-    char tail[16]; /* the last bytes from the client, for split markers */
-    size_t tail_len;
-} hr_relay_pair;
-
-typedef struct hr_relay {
-    int listen_fd;
-    int port;
-    int upstream_port;
-    pthread_t thread;
-    atomic_bool stop;
-    pthread_mutex_t lock;
-    hr_relay_counts counts;
-    hr_relay_pair pairs[HR_RELAY_PAIRS];
-} hr_relay;
+    char tail[HR_PROXY_CONNECTIONS_MAX][16]; /* last bytes of each link,
+                                                for markers split in two */
+    size_t tail_len[HR_PROXY_CONNECTIONS_MAX];
+} hr_wire_check;
 
 static const char *const hr_plaintext_markers[] = {
     "INCR", "AUTH", "SELECT", "counter", HR_PASSWORD,
@@ -99,172 +78,36 @@ static int hr_free_port(void)
     return port;
 }
 
-static int hr_connect_loopback(int port)
+/* Records the first byte of each connection and any plaintext marker in
+ * the bytes the program sends, markers split across two chunks included. */
+static void hr_wire_observe(void *arg, int link, bool first, const char *bytes,
+                            size_t len)
 {
-    struct sockaddr_in addr = {.sin_family = AF_INET,
-                               .sin_port = htons((uint16_t)port)};
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    hr_wire_check *check = arg;
+    char window[sizeof(check->tail[0]) + 65536];
+    size_t n = first ? 0 : check->tail_len[link];
 
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd >= 0 && connect(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0) {
-        close(fd);
-        fd = -1;
+    if (first) {
+        if ((unsigned char)bytes[0] == HR_TLS_HANDSHAKE_RECORD)
+            check->tls_first_bytes++;
+        else
+            check->other_first_bytes++;
     }
-    return fd;
-}
-
-static void hr_relay_close(hr_relay_pair *pair)
-{
-    close(pair->client);
-    close(pair->server);
-    pair->client = -1;
-    pair->server = -1;
-}
-
-/* Records the first byte and any plaintext marker in bytes from the client,
- * including markers split across two reads. */
-static void hr_relay_inspect(hr_relay *relay, hr_relay_pair *pair,
-                             const char *bytes, size_t len)
-{
-    char window[sizeof(pair->tail) + 4096];
-    size_t n = pair->tail_len;
-    bool found = false;
-
-    memcpy(window, pair->tail, n);
+    if (len > sizeof(window) - n)
+        len = sizeof(window) - n;
+    memcpy(window, check->tail[link], n);
     memcpy(window + n, bytes, len);
     n += len;
     for (size_t i = 0;
          i < sizeof(hr_plaintext_markers) / sizeof(hr_plaintext_markers[0]);
          i++)
-        found |= memmem(window, n, hr_plaintext_markers[i],
-                        strlen(hr_plaintext_markers[i])) != NULL;
-    pair->tail_len = n < sizeof(pair->tail) ? n : sizeof(pair->tail);
-    memcpy(pair->tail, window + n - pair->tail_len, pair->tail_len);
-
-    pthread_mutex_lock(&relay->lock);
-    if (!pair->first_byte_seen) {
-        pair->first_byte_seen = true;
-        if ((unsigned char)bytes[0] == HR_TLS_HANDSHAKE_RECORD)
-            relay->counts.tls_first_bytes++;
-        else
-            relay->counts.other_first_bytes++;
-    }
-    relay->counts.plaintext_seen |= found;
-    pthread_mutex_unlock(&relay->lock);
-}
-
-/* Copies what is readable on one side to the other. Returns -1 when the
- * connection is over. */
-static int hr_relay_copy(hr_relay *relay, hr_relay_pair *pair, bool from_client)
-{
-    char bytes[4096];
-    int from = from_client ? pair->client : pair->server;
-    int to = from_client ? pair->server : pair->client;
-    ssize_t n = read(from, bytes, sizeof(bytes));
-
-    if (n <= 0)
-        return -1;
-    if (from_client)
-        hr_relay_inspect(relay, pair, bytes, (size_t)n);
-    for (ssize_t done = 0; done < n;) {
-        ssize_t w = send(to, bytes + done, (size_t)(n - done), MSG_NOSIGNAL);
-        if (w < 0)
-            return -1;
-        done += w;
-    }
-    return 0;
-}
-
-static void hr_relay_accept(hr_relay *relay)
-{
-    int client = accept4(relay->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-    int server;
-
-    if (client < 0)
-        return;
-    pthread_mutex_lock(&relay->lock);
-    relay->counts.connections++;
-    pthread_mutex_unlock(&relay->lock);
-
-    /* With the server down, the client sees the connection close at once,
-       as it would see it refused. */
-    server = hr_connect_loopback(relay->upstream_port);
-    for (int i = 0; server >= 0 && i < HR_RELAY_PAIRS; i++) {
-        if (relay->pairs[i].client < 0) {
-            relay->pairs[i] =
-                (hr_relay_pair){.client = client, .server = server};
-            return;
-        }
-    }
-    close(client);
-    if (server >= 0)
-        close(server);
-}
-
-static void *hr_relay_main(void *arg)
-{
-    hr_relay *relay = arg;
-
-    while (!atomic_load(&relay->stop)) {
-        struct pollfd fds[1 + 2 * HR_RELAY_PAIRS];
-        int n = 1;
-
-        fds[0] = (struct pollfd){.fd = relay->listen_fd, .events = POLLIN};
-        for (int i = 0; i < HR_RELAY_PAIRS; i++) {
-            fds[n++] =
-                (struct pollfd){.fd = relay->pairs[i].client, .events = POLLIN};
-            fds[n++] =
-                (struct pollfd){.fd = relay->pairs[i].server, .events = POLLIN};
-        }
-        if (poll(fds, (nfds_t)n, 50) <= 0)
-            continue;
-        if (fds[0].revents & POLLIN)
-            hr_relay_accept(relay);
-        for (int i = 0; i < HR_RELAY_PAIRS; i++) {
-            hr_relay_pair *pair = &relay->pairs[i];
-            bool over = false;
-
-            if (fds[1 + 2 * i].revents != 0 && pair->client >= 0)
-                over |= hr_relay_copy(relay, pair, true) != 0;
-            if (!over && fds[2 + 2 * i].revents != 0 && pair->server >= 0)
-                over |= hr_relay_copy(relay, pair, false) != 0;
-            if (over)
-                hr_relay_close(pair);
-        }
-    }
-    return NULL;
-}
-
-static int hr_relay_start(hr_relay *relay, int upstream_port)
-{
-    memset(relay, 0, sizeof(*relay));
-    for (int i = 0; i < HR_RELAY_PAIRS; i++)
-        relay->pairs[i].client = relay->pairs[i].server = -1;
-    relay->upstream_port = upstream_port;
-    pthread_mutex_init(&relay->lock, NULL);
-    relay->listen_fd = hr_listen_loopback(&relay->port);
-    if (relay->listen_fd < 0)
-        return -1;
-    if (pthread_create(&relay->thread, NULL, hr_relay_main, relay) != 0) {
-        close(relay->listen_fd);
-        return -1;
-    }
-    return 0;
-}
-
-static hr_relay_counts hr_relay_stop(hr_relay *relay)
-{
-    hr_relay_counts counts;
-
-    atomic_store(&relay->stop, true);
-    pthread_join(relay->thread, NULL);
-    close(relay->listen_fd);
-    for (int i = 0; i < HR_RELAY_PAIRS; i++)
-        if (relay->pairs[i].client >= 0)
-            hr_relay_close(&relay->pairs[i]);
-    counts = relay->counts;
-    pthread_mutex_destroy(&relay->lock);
-    return counts;
+        check->plaintext_seen |=
+            memmem(window, n, hr_plaintext_markers[i],
+                   strlen(hr_plaintext_markers[i])) != NULL;
+    check->tail_len[link] =
+        n < sizeof(check->tail[0]) ? n : sizeof(check->tail[0]);
+    memcpy(check->tail[link], window + n - check->tail_len[link],
+           check->tail_len[link]);
 }
 
 /* ---- Certificates ---- */
@@ -353,7 +196,8 @@ static int hr_copy_file(const char *from, const char *to)
 
 typedef struct hr_tls_setup {
     hr_server server;
-    hr_relay relay;
+    hr_proxy relay;     /* between the program and the TLS port */
+    hr_wire_check wire; /* what the relay saw */
     hr_pki good;
     char cert[256]; /* the files the server loads, copied from a pki */
     char key[256];
@@ -406,9 +250,12 @@ static bool hr_tls_start(hr_tls_setup *setup)
         hr_server_stop(&setup->server);
         return false;
     }
-    rc = hr_relay_start(&setup->relay, setup->tls_port);
+    memset(&setup->wire, 0, sizeof(setup->wire));
+    rc = hr_proxy_start_observed(&setup->relay, setup->tls_port,
+                                 hr_wire_observe, &setup->wire);
     HR_ASSERT_INT_EQ(rc, 0);
     if (rc != 0) {
+        hr_proxy_stop(&setup->relay);
         hr_server_stop(&setup->server);
         return false;
     }
@@ -461,16 +308,21 @@ static void hr_kill_after_calls(hr_tls_setup *setup, long long calls)
     HR_ASSERT_TRUE(hr_server_kill_clients(&setup->server) >= 1);
 }
 
+/* Stops the relay and checks that no connection sent plain text. The
+ * relay's counts stay in setup->wire for the test's own checks. */
 static void hr_tls_finish(hr_tls_setup *setup, hr_program *program,
-                          unsigned failures, hr_relay_counts *counts)
+                          unsigned failures)
 {
-    *counts = hr_relay_stop(&setup->relay);
-    printf("relay: connections=%d tls_first_bytes=%d other_first_bytes=%d "
+    const hr_wire_check *wire = &setup->wire;
+    long long connections = hr_proxy_accepted(&setup->relay);
+
+    hr_proxy_stop(&setup->relay);
+    printf("relay: connections=%lld tls_first_bytes=%d other_first_bytes=%d "
            "plaintext_seen=%d\n",
-           counts->connections, counts->tls_first_bytes,
-           counts->other_first_bytes, counts->plaintext_seen);
-    HR_ASSERT_INT_EQ(counts->other_first_bytes, 0);
-    HR_ASSERT_TRUE(!counts->plaintext_seen);
+           connections, wire->tls_first_bytes, wire->other_first_bytes,
+           wire->plaintext_seen);
+    HR_ASSERT_INT_EQ(wire->other_first_bytes, 0);
+    HR_ASSERT_TRUE(!wire->plaintext_seen);
     hr_test_finish(&setup->server, program, failures);
 }
 
@@ -485,7 +337,6 @@ static void test_tls_plain_reconnect_crashes(void)
     unsigned failures = CU_get_number_of_failures();
     hr_tls_setup setup;
     hr_program program = {0};
-    hr_relay_counts counts;
 
     if (!hr_tls_start(&setup))
         return;
@@ -494,8 +345,8 @@ static void test_tls_plain_reconnect_crashes(void)
     HR_ASSERT_INT_EQ(hr_program_wait(&program, HR_PROGRAM_TIMEOUT_MS), 0);
 
     HR_ASSERT_INT_EQ(program.status, 128 + SIGSEGV);
-    hr_tls_finish(&setup, &program, failures, &counts);
-    HR_ASSERT_INT_EQ(counts.tls_first_bytes, 1);
+    hr_tls_finish(&setup, &program, failures);
+    HR_ASSERT_INT_EQ(setup.wire.tls_first_bytes, 1);
 }
 
 /*
@@ -510,7 +361,6 @@ static void hr_check_recovery(bool reconnect)
     unsigned failures = CU_get_number_of_failures();
     hr_tls_setup setup;
     hr_program program = {0};
-    hr_relay_counts counts;
 
     if (!hr_tls_start(&setup))
         return;
@@ -533,10 +383,10 @@ static void hr_check_recovery(bool reconnect)
     /* INCRs after the restart count from the data the server kept: none,
        since it saves nothing, so the counter shows only those. */
     HR_ASSERT_TRUE(hr_server_get_integer(&setup.server, HR_DB, "counter") > 0);
-    hr_tls_finish(&setup, &program, failures, &counts);
+    hr_tls_finish(&setup, &program, failures);
     /* The first connection, one per kill and at least one after the
        restart, each opened with a handshake. */
-    HR_ASSERT_TRUE(counts.tls_first_bytes >= 5);
+    HR_ASSERT_TRUE(setup.wire.tls_first_bytes >= 5);
 }
 
 static void test_tls_kills_and_restart_recover(void)
@@ -561,7 +411,6 @@ static void test_tls_failed_handshake_never_plaintext(void)
     unsigned failures = CU_get_number_of_failures();
     hr_tls_setup setup;
     hr_program program = {0};
-    hr_relay_counts counts;
     hr_pki other;
 
     if (!hr_tls_start(&setup))
@@ -589,9 +438,9 @@ static void test_tls_failed_handshake_never_plaintext(void)
     HR_ASSERT_TRUE(hr_program_integer(&program, "errors") > 0);
     HR_ASSERT_TRUE(hr_program_integer(&program, "ok") > 40);
     HR_ASSERT_TRUE(strstr(program.err, "certificate verify failed") != NULL);
-    hr_tls_finish(&setup, &program, failures, &counts);
+    hr_tls_finish(&setup, &program, failures);
     /* The first connection, the failed handshakes and the one after. */
-    HR_ASSERT_TRUE(counts.tls_first_bytes >= 3);
+    HR_ASSERT_TRUE(setup.wire.tls_first_bytes >= 3);
 }
 
 static CU_TestInfo tests[] = {

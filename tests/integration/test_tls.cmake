@@ -25,6 +25,8 @@ else()
   target_compile_definitions(integration_test_tls PRIVATE
     "HIRETRY_TLS_CLIENT_PATH=\"$<TARGET_FILE:hr_tls_client>\""
     "HIRETRY_OPENSSL_PATH=\"${HIRETRY_OPENSSL}\"")
+  target_sources(integration_test_tls PRIVATE
+                 ${CMAKE_CURRENT_LIST_DIR}/fault_proxy.c)
   target_link_libraries(integration_test_tls PRIVATE Threads::Threads)
   add_dependencies(integration_test_tls hr_tls_client)
 endif()
