@@ -61,6 +61,9 @@ char *hr_harness_read_file(const char *path);
  * Returns 0 or -1. */
 int hr_harness_touch(const char *path);
 
+/* Returns a port that was free a moment ago on 127.0.0.1, or -1. */
+int hr_harness_free_port(void);
+
 /* Waits up to HR_SERVER_WAIT_MS for a file to exist. Returns 0 or -1. */
 int hr_harness_wait_file(const char *path);
 

@@ -31,8 +31,7 @@ static const char *hr_server_binary(hr_server_kind kind)
                                    : HIRETRY_VALKEY_SERVER_PATH;
 }
 
-/* Returns a port that was free a moment ago on 127.0.0.1, or -1. */
-static int hr_free_port(void)
+int hr_harness_free_port(void)
 {
     struct sockaddr_in address = {.sin_family = AF_INET};
     socklen_t length = sizeof(address);
@@ -155,7 +154,7 @@ int hr_server_start(hr_server *server, const hr_server_options *options)
         return -1;
 
     for (int attempt = 0; attempt < HR_PORT_ATTEMPTS; attempt++) {
-        server->port = hr_free_port();
+        server->port = hr_harness_free_port();
         if (server->port < 0 || hr_server_build_argv(server, options) != 0)
             return -1;
         if (hr_server_spawn(server, 0) != 0)
@@ -220,7 +219,7 @@ int hr_sentinel_start(hr_server *sentinel, const hr_sentinel_options *options)
     for (int attempt = 0; attempt < HR_PORT_ATTEMPTS; attempt++) {
         int rc = 0;
 
-        sentinel->port = hr_free_port();
+        sentinel->port = hr_harness_free_port();
         if (sentinel->port < 0 ||
             hr_sentinel_write_config(sentinel, path, options) != 0)
             return -1;

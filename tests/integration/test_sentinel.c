@@ -163,24 +163,6 @@ static bool hr_start_sentinels(hr_server *sentinels, int count,
     return true;
 }
 
-/* Returns a loopback port with nothing listening a moment ago, or -1. */
-static int hr_dead_port(void)
-{
-    struct sockaddr_in address = {.sin_family = AF_INET};
-    socklen_t length = sizeof(address);
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int port = -1;
-
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd >= 0 &&
-        bind(fd, (struct sockaddr *)&address, sizeof(address)) == 0 &&
-        getsockname(fd, (struct sockaddr *)&address, &length) == 0)
-        port = ntohs(address.sin_port);
-    if (fd >= 0)
-        close(fd);
-    return port;
-}
-
 /*
  * Opens a loopback socket that accepts connections into its backlog and
  * never reads: a Sentinel that does not reply. Returns the descriptor and
@@ -564,7 +546,7 @@ static void hr_check_no_primary(hr_server *primary, const int *ports, int count,
 static void test_sentinel_all_down(void)
 {
     hr_server primary;
-    int ports[3] = {hr_dead_port(), hr_dead_port(), 0};
+    int ports[3] = {hr_harness_free_port(), hr_harness_free_port(), 0};
     int silent = hr_silent_listener(&ports[2]);
 
     HR_ASSERT_TRUE(silent >= 0);
@@ -584,7 +566,8 @@ static void test_sentinel_unreachable_primary(void)
     memset(&sentinel, 0, sizeof(sentinel));
     if (!hr_start_pair(&primary, NULL))
         return;
-    if (hr_start_sentinels(&sentinel, 1, &primary, hr_dead_port(), false)) {
+    if (hr_start_sentinels(&sentinel, 1, &primary, hr_harness_free_port(),
+                           false)) {
         ports[0] = sentinel.port;
         hr_check_no_primary(&primary, ports, 1, HR_MASTER,
                             "Connection refused");

@@ -17,13 +17,10 @@
 #include "harness.h"
 #include "hr_test.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #define HR_PASSWORD "tls-password"
@@ -47,36 +44,6 @@ typedef struct hr_wire_check {
 static const char *const hr_plaintext_markers[] = {
     "INCR", "AUTH", "SELECT", "counter", HR_PASSWORD,
 };
-
-static int hr_listen_loopback(int *port)
-{
-    struct sockaddr_in addr = {.sin_family = AF_INET};
-    socklen_t len = sizeof(addr);
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0 ||
-        listen(fd, 16) != 0 ||
-        getsockname(fd, (struct sockaddr *)&addr, &len) != 0) {
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    *port = ntohs(addr.sin_port);
-    return fd;
-}
-
-/* Returns a loopback port that was free a moment ago. */
-static int hr_free_port(void)
-{
-    int port = 0;
-    int fd = hr_listen_loopback(&port);
-
-    if (fd < 0)
-        return -1;
-    close(fd);
-    return port;
-}
 
 /* Records the first byte of each connection and any plaintext marker in
  * the bytes the program sends, markers split across two chunks included. */
@@ -224,7 +191,7 @@ static bool hr_tls_start(hr_tls_setup *setup)
                           hr_harness_dir());
     if (rc == 0)
         rc = hr_use_pki(setup, &setup->good);
-    setup->tls_port = hr_free_port();
+    setup->tls_port = hr_harness_free_port();
     HR_ASSERT_INT_EQ(rc, 0);
     HR_ASSERT_TRUE(setup->tls_port > 0);
     if (rc != 0 || setup->tls_port <= 0)
