@@ -1,8 +1,8 @@
 /*
  * Plain hiredis programs for the restart sections of scripts/bench, with no
- * retry logic of their own: a steady command loop, a probe that waits until
- * a server replies, and a client blocked in a read, as one of many in a
- * reconnect storm.
+ * retry logic of their own. They are a steady command loop, a probe that
+ * waits until a server replies, and a client blocked in a read, as one of
+ * many in a reconnect storm.
  *
  * Usage: bench-restart loop HOST PORT SECONDS
  *        bench-restart ready HOST PORT TIMEOUT_MS
@@ -278,8 +278,8 @@ static int hr_run_loop(redisContext *c, long seconds)
 
 /*
  * Reads the stream with XREAD BLOCK until an entry arrives or seconds have
- * passed. A client blocked this way sees a server restart the moment its
- * connection closes, at the same time as every other such client, and
+ * passed. A client blocked this way learns of a server restart the moment
+ * its connection closes, at the same time as every other such client, and
  * scripts/bench adds an entry to end them all at once.
  */
 static int hr_run_storm(redisContext *c, long seconds)
@@ -302,7 +302,8 @@ static int hr_run_storm(redisContext *c, long seconds)
     return 0;
 }
 
-/* Connects and sends PING, which the server answers only once it serves. */
+/* Connects and sends PING, to which the server replies only once it
+ * serves. */
 static int hr_probe_once(const char *host, long port)
 {
     redisContext *c = redisConnect(host, (int)port);

@@ -2,7 +2,7 @@
  * The registry of endpoints with their retry budgets and circuit breakers.
  * One mutex guards the list and every entry's bucket and breaker. Only
  * failures, refunds and every HR_CREDIT_BATCH-th success take it, so the
- * lock sees the traffic of failing calls, not of healthy ones.
+ * lock is taken by failing calls, not by healthy ones.
  */
 #include "budget.h"
 
@@ -162,7 +162,7 @@ void hr_budget_record_success(hr_conn *conn)
     hr_budget_log(endpoint, &events);
 }
 
-/* What a failure tells about its endpoint. */
+/* The state of an endpoint that a failure shows. */
 typedef enum hr_budget_outcome {
     HR_OUTCOME_DOWN,     /* unreachable, timed out, or refusing every
                             command (LOADING, max clients) */

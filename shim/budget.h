@@ -11,7 +11,7 @@
  * reconnect calls hr_budget_admit_reconnect first. The retry of a failure
  * that dropped the connection reconnects, and the reconnect takes the
  * token. A retry after an error reply on a live connection (TRYAGAIN)
- * takes none, since the server answered. The first reconnect after a
+ * takes none, since the server replied. The first reconnect after a
  * success is free, and a success gives the token of its reconnect back.
  */
 #ifndef HR_SHIM_BUDGET_H

@@ -1,8 +1,10 @@
 /*
- * What differs between the two hiredis ABIs the shim builds against: 0.14
- * (Debian 12) and 1.x (Debian 13, Ubuntu 24.04, Fedora). Every other file
- * uses the fields and functions the two share, and reaches the rest through
- * this header, so that a third ABI means changing this file and tls.c.
+ * The differences between the two hiredis ABIs the shim builds against:
+ * 0.14 (Debian 12) and 1.x (Debian 13, Ubuntu 24.04, Fedora). Other files
+ * use the fields and functions the two share. Code for one ABI only is
+ * marked with HR_HIREDIS_1 where it sits: the 1.x wrappers in wrappers.c
+ * and tls.c, the 1.x functions in real.h, hiredis's allocator in real.c
+ * and the 1.x socket options in session.c.
  *
  * Two differences need no code here. hiredis 1.x keeps separate connect and
  * command timeouts and sets the command timeout again in redisReconnect

@@ -118,9 +118,10 @@ HR_EXPORT redisContext *redisConnectUnixWithTimeout(const char *path,
 #if HR_HIREDIS_1
 /*
  * hiredis 1.x's other connect functions call this one. A context on a
- * descriptor the program opened itself cannot be reconnected, and a
- * non-blocking one is passed through by hr_engine_connected; every other
- * option stays in the context, where redisReconnect applies it again.
+ * descriptor the program opened itself cannot be reconnected, so it passes
+ * through, and hr_engine_connected passes a non-blocking one through.
+ * Every other option stays in the context, where redisReconnect applies it
+ * again.
  */
 HR_EXPORT redisContext *redisConnectWithOptions(const redisOptions *options)
 {

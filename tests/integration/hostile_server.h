@@ -1,8 +1,8 @@
 /*
  * A scripted RESP server for the integration tests. It exists for the
- * replies a real server cannot be made to give: malformed RESP, huge error
- * lines, errors with no text, MOVED with a garbage address, a reply to a
- * command never sent, and a reply split into single bytes.
+ * replies a real server cannot be made to give. Those are malformed RESP,
+ * huge error lines, errors with no text, MOVED with a garbage address, a
+ * reply to a command never sent, and a reply split into single bytes.
  *
  * It listens on a free 127.0.0.1 port and runs on a thread of the test
  * process. It serves one connection at a time: a new connection replaces

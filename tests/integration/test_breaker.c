@@ -3,9 +3,10 @@
  * with libhiretry.so preloaded, HIRETRY_BREAKER_FAILURES=3 and a 300 ms
  * cool-down against a real valkey-server that the test kills and starts
  * again two seconds later. While the server is down the circuit must
- * open, calls must fail fast with "hiretry: circuit open for ENDPOINT",
- * probes must go through after each cool-down, and once the server is back
- * a probe must close the circuit and the program must run GET again. With
+ * open, and calls must fail fast with "hiretry: circuit open for
+ * ENDPOINT". Probes must go through after each cool-down. Once the server
+ * is back, a probe must close the circuit and the program must run GET
+ * again. With
  * the breaker off, as by default, no circuit event may appear.
  */
 #include "harness.h"

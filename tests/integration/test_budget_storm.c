@@ -2,7 +2,7 @@
  * The retry budget against a retry storm. Many hr_workload threads or
  * processes run GET against a real valkey-server with libhiretry.so
  * preloaded. The test kills the server and, for the five seconds it stays
- * down, listens on its port itself: it accepts every connection attempt,
+ * down, listens on its port itself. It accepts every connection attempt,
  * counts it in 100 ms buckets and closes it, so each attempt fails as
  * against a dead server. Then it starts the server again and measures how
  * long the programs take to be connected again. Each layout runs with
@@ -146,7 +146,7 @@ static int hr_start_programs(hr_program *programs, const hr_server *server,
     return rc;
 }
 
-/* Writes the buckets for scripts/bench-budget, when it asks for them. */
+/* Writes the buckets for scripts/bench-budget, when it requests them. */
 static void hr_write_series(const hr_storm_layout *layout, const char *budget,
                             const hr_storm_result *result)
 {
@@ -215,7 +215,7 @@ static int hr_storm_run(const hr_storm_layout *layout, const char *budget,
 /*
  * Returns the most attempts that the default budget lets through in one
  * outage: per process, the first reconnect of each context is free, the
- * bucket holds HR_CAPACITY tokens, and the floor allows HR_FLOOR a second
+ * bucket contains HR_CAPACITY tokens, and the floor allows HR_FLOOR a second
  * with one second's worth ready at the start. One more second of floor
  * covers the time between the kill and the listener.
  */

@@ -152,7 +152,7 @@ static void test_log_file_per_process(void)
 
 /*
  * A symbolic link at the path is not followed: the shim logs to standard
- * error instead, says so once, and the link's target stays empty.
+ * error instead, logs that once, and the link's target stays empty.
  */
 static void test_log_file_symlink_rejected(void)
 {

@@ -9,10 +9,11 @@
  * continuously with the shim preloaded. The test kills P with SIGKILL; the
  * three Sentinels promote R; the program must carry on writing to R with
  * no error. The test reports the time from the kill to the program's first
- * write after it, checks that every write acknowledged after the kill is
- * on R, counts those acknowledged before it that R lacks (replication is
- * asynchronous, so P may have acknowledged writes it never sent to R), and
- * checks that R never rejected a write with READONLY while a replica.
+ * write after it, and checks that every write acknowledged after the kill
+ * is on R. It counts those acknowledged before it that R lacks, because
+ * replication is asynchronous and P may have acknowledged writes it never
+ * sent to R. Last, it checks that R never rejected a write with READONLY
+ * while a replica.
  *
  * The other cases run without a failover: a connect to the replica's
  * address goes to the primary, past a Sentinel that accepts connections

@@ -9,11 +9,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* The longest host: a DNS name has at most 253 characters. */
+/* Maximum length of a host: a DNS name has at most 253 characters. */
 #define HR_HOST_MAX 255
 
-/* The most addresses in one list. Every Sentinel is asked in turn, each
- * with its own timeout, so a longer list would only lengthen a lookup. */
+/* Maximum number of addresses in one list. Every Sentinel is asked in turn,
+ * each with its own timeout, so a longer list would only lengthen a lookup. */
 #define HR_ADDRESS_LIST_MAX 16
 
 /* Size of the buffer hr_address_format needs: brackets, colon, port, NUL. */

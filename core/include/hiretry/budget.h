@@ -65,7 +65,7 @@ void hr_budget_refund(hr_budget *budget, const hr_budget_config *config);
 bool hr_budget_withdraw(hr_budget *budget, const hr_budget_config *config,
                         int64_t now_ns);
 
-/* Returns true when the bucket holds its capacity, so credits are moot. */
+/* Returns true when the bucket is at its capacity, so credits are moot. */
 bool hr_budget_full(const hr_budget *budget, const hr_budget_config *config);
 
 typedef struct hr_breaker_config {
