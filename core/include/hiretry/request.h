@@ -1,11 +1,16 @@
 /*
  * Formatting a command as a RESP request: an array of bulk strings, byte
- * for byte what hiredis's redisFormatCommandArgv produces.
+ * for byte what hiredis's redisFormatCommandArgv and redisvFormatCommand
+ * produce.
  */
 #ifndef HIRETRY_REQUEST_H
 #define HIRETRY_REQUEST_H
 
+#include <stdarg.h>
 #include <stddef.h>
+
+/* hr_request_vformat's result for a format it leaves to hiredis. */
+#define HR_REQUEST_UNSUPPORTED (-3)
 
 /*
  * Formats argc arguments into a new NUL-terminated buffer from malloc,
@@ -15,5 +20,18 @@
  */
 long hr_request_format(char **out, int argc, const char **argv,
                        const size_t *argvlen);
+
+/*
+ * Formats a printf-like command format as hiredis's redisvFormatCommand
+ * does, for formats whose only conversions are %s, %b and %%. The bytes,
+ * the returned length and the NUL after them are the same. Returns -1 when
+ * out of memory.
+ *
+ * Returns HR_REQUEST_UNSUPPORTED, with ap in an unknown state, for any
+ * other conversion, for more than 32 arguments or 64 pieces (runs of bytes
+ * from the format or from one value), or for a request over INT_MAX bytes.
+ * The caller then formats a copy of its va_list with hiredis.
+ */
+long hr_request_vformat(char **out, const char *format, va_list ap);
 
 #endif
