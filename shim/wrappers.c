@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -141,6 +142,17 @@ static void hr_format_failed(redisContext *c, int len)
 }
 
 /*
+ * The addresses of the last formats that only hiredis could format, so that
+ * a program that sends one in a loop does not have the shim's formatter try
+ * it each time. Formats are string literals in most programs. A format
+ * whose bytes changed at the same address still formats correctly, only
+ * by hiredis.
+ */
+#define HR_HIREDIS_FORMATS 8
+static __thread const char *hr_hiredis_formats[HR_HIREDIS_FORMATS]
+    __attribute__((tls_model("initial-exec")));
+
+/*
  * Formats a command into memory from malloc, as hiredis's
  * redisvFormatCommand would. A format whose only conversions are %s, %b and
  * %% goes through the shim's own formatter, which costs a fraction of
@@ -149,14 +161,19 @@ static void hr_format_failed(redisContext *c, int len)
  */
 static int hr_format(char **cmd, const char *format, va_list ap)
 {
+    const char **known =
+        &hr_hiredis_formats[((uintptr_t)format >> 3) % HR_HIREDIS_FORMATS];
     va_list copy;
     long len;
 
-    va_copy(copy, ap);
-    len = hr_request_vformat(cmd, format, copy);
-    va_end(copy);
-    if (len != HR_REQUEST_UNSUPPORTED)
-        return (int)len;
+    if (*known != format) {
+        va_copy(copy, ap);
+        len = hr_request_vformat(cmd, format, copy);
+        va_end(copy);
+        if (len != HR_REQUEST_UNSUPPORTED)
+            return (int)len;
+        *known = format;
+    }
     len = hr_real.redisvFormatCommand(cmd, format, ap);
     if (len >= 0 && hr_real_take_command(cmd, (size_t)len) != 0)
         len = -1;
