@@ -16,6 +16,8 @@
  *   pipeline-10k  SET of a 5-byte value with redisAppendCommand,
  *                 HR_DEEP_PIPELINE_DEPTH at a time, then the replies
  *   setget        SET and GET of a 5-byte value in turn, with redisCommand
+ *   incrby        INCRBY with a %d argument, which hiredis formats even
+ *                 under the shim
  *
  * PAUSE_US, 0 by default, is slept after each command (after each batch in
  * the pipeline workload). The last line on standard output is
@@ -44,6 +46,7 @@
 
 #define HR_KEY "bench:key"
 #define HR_VALUE "value"
+#define HR_COUNTER_KEY "bench:counter"
 #define HR_LARGE_VALUE_LEN (100 * 1024)
 #define HR_PIPELINE_DEPTH 10
 #define HR_DEEP_PIPELINE_DEPTH 10000
@@ -234,6 +237,17 @@ static int hr_workload_setget(redisContext *c, long count, long pause_us)
     return 0;
 }
 
+static int hr_workload_incrby(redisContext *c, long count, long pause_us)
+{
+    for (long i = 0; i < count; i++) {
+        redisReply *reply = redisCommand(c, "INCRBY %s %d", HR_COUNTER_KEY, 1);
+        if (hr_check_reply(c, reply, REDIS_REPLY_INTEGER, "INCRBY") != 0)
+            return -1;
+        hr_sleep_us(pause_us);
+    }
+    return 0;
+}
+
 static hr_workload_fn *hr_find_workload(const char *name)
 {
     static const struct {
@@ -246,6 +260,7 @@ static hr_workload_fn *hr_find_workload(const char *name)
         {"pipeline", hr_workload_pipeline},
         {"setget", hr_workload_setget},
         {"pipeline-10k", hr_workload_deep_pipeline},
+        {"incrby", hr_workload_incrby},
     };
 
     for (size_t i = 0; i < sizeof(workloads) / sizeof(workloads[0]); i++) {
@@ -366,12 +381,13 @@ done:
 
 static int hr_usage(void)
 {
-    fprintf(stderr,
-            "usage: bench-program WORKLOAD HOST PORT COUNT [PAUSE_US]\n"
-            "       bench-program memory HOST PORT CONTEXTS\n"
-            "WORKLOAD is set, set-large, argv, pipeline, pipeline-10k or "
-            "setget, PORT is 1 to 65535, PAUSE_US is 0 to 10000000 and "
-            "CONTEXTS is 1 to 100000\n");
+    fprintf(
+        stderr,
+        "usage: bench-program WORKLOAD HOST PORT COUNT [PAUSE_US]\n"
+        "       bench-program memory HOST PORT CONTEXTS\n"
+        "WORKLOAD is set, set-large, argv, pipeline, pipeline-10k, "
+        "setget or incrby, PORT is 1 to 65535, PAUSE_US is 0 to 10000000 and "
+        "CONTEXTS is 1 to 100000\n");
     return 2;
 }
 
