@@ -82,11 +82,16 @@ long hr_request_format(char **out, int argc, const char **argv,
 }
 
 /*
- * The maximum numbers of pieces and arguments that hr_request_vformat
- * formats itself. A format with more goes to hiredis.
+ * The maximum numbers of pieces, arguments and integers that
+ * hr_request_vformat formats itself. A format with more goes to hiredis.
  */
 #define HR_VFORMAT_PIECES 64
 #define HR_VFORMAT_ARGS 32
+#define HR_VFORMAT_NUMBERS 16
+
+/* Enough for the octal digits of an unsigned long long, or a sign and the
+ * decimal digits of a long long. */
+#define HR_NUMBER_MAX 24
 
 /* A run of bytes of one argument: part of the format or a value. */
 typedef struct hr_piece {
@@ -99,9 +104,39 @@ typedef struct hr_format_plan {
     hr_piece pieces[HR_VFORMAT_PIECES];
     int ends[HR_VFORMAT_ARGS]; /* index after each argument's last piece */
     size_t lens[HR_VFORMAT_ARGS];
+    char numbers[HR_VFORMAT_NUMBERS][HR_NUMBER_MAX]; /* integers' text */
     int npieces;
     int argc;
+    int nnumbers;
 } hr_format_plan;
+
+/*
+ * Writes an integer's text at the end of buf, HR_NUMBER_MAX bytes, as
+ * printf's conversion ('d', 'i', 'o', 'u', 'x' or 'X') with no flag, width
+ * or precision writes it, and returns where the text starts. bits is the
+ * value converted to unsigned long long, so a signed one is sign-extended.
+ */
+static const char *hr_put_integer(char *buf, unsigned long long bits,
+                                  bool is_signed, char conversion)
+{
+    const char *symbols =
+        conversion == 'X' ? "0123456789ABCDEF" : "0123456789abcdef";
+    unsigned base = conversion == 'o'   ? 8
+                    : conversion == 'x' ? 16
+                    : conversion == 'X' ? 16
+                                        : 10;
+    bool negative = is_signed && (long long)bits < 0;
+    unsigned long long magnitude = negative ? 0 - bits : bits;
+    char *p = buf + HR_NUMBER_MAX;
+
+    do {
+        *--p = symbols[magnitude % base];
+        magnitude /= base;
+    } while (magnitude > 0);
+    if (negative)
+        *--p = '-';
+    return p;
+}
 
 /* Adds a piece to the current argument, unless it is empty. */
 static bool hr_plan_piece(hr_format_plan *plan, const char *ptr, size_t len,
@@ -140,6 +175,7 @@ static bool hr_plan_format(hr_format_plan *plan, const char *format, va_list ap)
 
     plan->npieces = 0;
     plan->argc = 0;
+    plan->nnumbers = 0;
     while (*p != '\0') {
         const char *value;
         size_t len;
@@ -166,22 +202,52 @@ static bool hr_plan_format(hr_format_plan *plan, const char *format, va_list ap)
         case 's':
             value = va_arg(ap, const char *);
             len = strlen(value);
+            p += 2;
             break;
         case 'b':
             value = va_arg(ap, const char *);
             len = va_arg(ap, size_t);
+            p += 2;
             break;
         case '%':
             value = p + 1;
             len = 1;
+            p += 2;
             break;
-        default:
-            return false;
+        default: {
+            /* An integer with no flag, width or precision, as an int, a
+               long or a long long. */
+            int longs = 0;
+            char conversion;
+            unsigned long long bits;
+            bool is_signed;
+            char *digits;
+
+            if (p[1] == 'l')
+                longs = p[2] == 'l' ? 2 : 1;
+            conversion = p[1 + longs];
+            is_signed = conversion == 'd' || conversion == 'i';
+            if (conversion == '\0' || !strchr("diouxX", conversion) ||
+                plan->nnumbers == HR_VFORMAT_NUMBERS)
+                return false;
+            if (longs == 0)
+                bits = is_signed ? (unsigned long long)va_arg(ap, int)
+                                 : va_arg(ap, unsigned int);
+            else if (longs == 1)
+                bits = is_signed ? (unsigned long long)va_arg(ap, long)
+                                 : va_arg(ap, unsigned long);
+            else
+                bits = va_arg(ap, unsigned long long);
+            digits = plan->numbers[plan->nnumbers++];
+            value = hr_put_integer(digits, bits, is_signed, conversion);
+            len = (size_t)(digits + HR_NUMBER_MAX - value);
+            p += 2 + longs;
+            break;
+        }
         }
         if (!hr_plan_piece(plan, value, len, &arg_len))
             return false;
         touched = true;
-        p += 2;
     }
     return !touched || hr_plan_end_arg(plan, arg_len);
 }

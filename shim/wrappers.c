@@ -142,7 +142,7 @@ static void hr_format_failed(redisContext *c, int len)
 }
 
 /*
- * The addresses of the last formats that only hiredis could format, so that
+ * The addresses of the last formats that only hiredis can format, so that
  * a program that sends one in a loop does not have the shim's formatter try
  * it each time. Formats are string literals in most programs. A format
  * whose bytes changed at the same address still formats correctly, only
@@ -154,10 +154,10 @@ static __thread const char *hr_hiredis_formats[HR_HIREDIS_FORMATS]
 
 /*
  * Formats a command into memory from malloc, as hiredis's
- * redisvFormatCommand would. A format whose only conversions are %s, %b and
- * %% goes through the shim's own formatter, which costs a fraction of
- * hiredis's, and any other through hiredis's. Returns the length, or
- * hiredis's -1 (out of memory) or -2 (invalid format).
+ * redisvFormatCommand would. A format whose only conversions are %s, %b, %%
+ * and plain integers goes through the shim's own formatter, which costs a
+ * fraction of hiredis's, and any other through hiredis's. Returns the length,
+ * or hiredis's -1 (out of memory) or -2 (invalid format).
  */
 static int hr_format(char **cmd, const char *format, va_list ap)
 {

@@ -1,7 +1,8 @@
 /*
  * Compares hr_request_vformat with the hiredis it is built against (0.14 or
- * 1.x). A format of %s, %b, %%, spaces and plain bytes must give the same
- * bytes and length as redisFormatCommand. Any other conversion, and a
+ * 1.x). A format of %s, %b, %%, plain integer conversions (%d, %lld, %x and
+ * the like), spaces and plain bytes must give the same bytes and length as
+ * redisFormatCommand. Any other conversion, and a
  * format past the limits, must give HR_REQUEST_UNSUPPORTED, so that the
  * shim hands the format to hiredis. This is the only unit test that links
  * hiredis.
@@ -108,11 +109,37 @@ static void add(format_case *fc, size_t *n, const char *text)
     *n += len;
 }
 
+/* Returns an integer for a slot, often one at a limit of its type. */
+static uintptr_t random_integer(void)
+{
+    static const unsigned long long limits[] = {0,
+                                                1,
+                                                (unsigned long long)-1,
+                                                (unsigned long long)INT_MIN,
+                                                INT_MAX,
+                                                UINT_MAX,
+                                                (unsigned long long)LLONG_MIN,
+                                                LLONG_MAX,
+                                                ULLONG_MAX,
+                                                10,
+                                                (unsigned long long)-10};
+    unsigned long long bits;
+
+    if (rand() % 2 == 0)
+        return (uintptr_t)limits[rand() % 11];
+    bits = ((unsigned long long)rand() << 33) ^
+           ((unsigned long long)rand() << 11) ^ (unsigned long long)rand();
+    return (uintptr_t)(bits >> (rand() % 64));
+}
+
 /* Builds a random format with its values. */
 static void random_case(format_case *fc)
 {
-    static const char *const other[] = {"%d",  "%u",   "%x",  "%ld", "%lld",
-                                        "%hd", "%hhu", "%5d", "%q",  "%y"};
+    static const char *const integers[] = {
+        "%d",  "%i",  "%u",  "%o",   "%x",   "%X",   "%ld",  "%li",  "%lu",
+        "%lo", "%lx", "%lX", "%lld", "%lli", "%llu", "%llo", "%llx", "%llX"};
+    static const char *const other[] = {"%hd", "%hhu", "%5d",  "%q",  "%y",
+                                        "%+d", "%-3x", "%.2d", "%#x", "%zu"};
     size_t n = 0;
 
     memset(fc, 0, sizeof(*fc));
@@ -137,7 +164,10 @@ static void random_case(format_case *fc)
             add_value(fc, true);
         } else if (pick == 7) {
             add(fc, &n, "%%");
-        } else if (pick == 8 && rand() % 8 == 0) {
+        } else if (pick == 8) {
+            add(fc, &n, integers[rand() % 18]);
+            fc->slots[fc->used++] = random_integer();
+        } else if (rand() % 8 == 0) {
             add(fc, &n, other[rand() % 10]);
             fc->slots[fc->used++] = (uintptr_t)(rand() % 100000);
             fc->supported = false;

@@ -23,14 +23,16 @@ long hr_request_format(char **out, int argc, const char **argv,
 
 /*
  * Formats a printf-like command format as hiredis's redisvFormatCommand
- * does, for formats whose only conversions are %s, %b and %%. The bytes,
- * the returned length and the NUL after them are the same. Returns -1 when
- * out of memory.
+ * does, for formats whose only conversions are %s, %b, %% and integers:
+ * d, i, o, u, x or X, as an int, a long (l) or a long long (ll), with no
+ * flag, width or precision. The bytes, the returned length and the NUL
+ * after them are the same. Returns -1 when out of memory.
  *
  * Returns HR_REQUEST_UNSUPPORTED, with ap in an unknown state, for any
- * other conversion, for more than 32 arguments or 64 pieces (runs of bytes
- * from the format or from one value), or for a request over INT_MAX bytes.
- * The caller then formats a copy of its va_list with hiredis.
+ * other conversion, for more than 32 arguments, 64 pieces (runs of bytes
+ * from the format or from one value) or 16 integers, or for a request over
+ * INT_MAX bytes. The caller then formats a copy of its va_list with
+ * hiredis.
  */
 long hr_request_vformat(char **out, const char *format, va_list ap);
 
