@@ -16,8 +16,9 @@
  *   pipeline-10k  SET of a 5-byte value with redisAppendCommand,
  *                 HR_DEEP_PIPELINE_DEPTH at a time, then the replies
  *   setget        SET and GET of a 5-byte value in turn, with redisCommand
- *   incrby        INCRBY with a %d argument, which hiredis formats even
- *                 under the shim
+ *   incrby        INCRBY with a %d argument
+ *   incrbyfloat   INCRBYFLOAT with a %f argument, which hiredis formats
+ *                 even under the shim
  *
  * PAUSE_US, 0 by default, is slept after each command (after each batch in
  * the pipeline workload). The last line on standard output is
@@ -47,6 +48,7 @@
 #define HR_KEY "bench:key"
 #define HR_VALUE "value"
 #define HR_COUNTER_KEY "bench:counter"
+#define HR_FLOAT_KEY "bench:float"
 #define HR_LARGE_VALUE_LEN (100 * 1024)
 #define HR_PIPELINE_DEPTH 10
 #define HR_DEEP_PIPELINE_DEPTH 10000
@@ -248,6 +250,18 @@ static int hr_workload_incrby(redisContext *c, long count, long pause_us)
     return 0;
 }
 
+static int hr_workload_incrbyfloat(redisContext *c, long count, long pause_us)
+{
+    for (long i = 0; i < count; i++) {
+        redisReply *reply =
+            redisCommand(c, "INCRBYFLOAT %s %f", HR_FLOAT_KEY, 0.5);
+        if (hr_check_reply(c, reply, REDIS_REPLY_STRING, "INCRBYFLOAT") != 0)
+            return -1;
+        hr_sleep_us(pause_us);
+    }
+    return 0;
+}
+
 static hr_workload_fn *hr_find_workload(const char *name)
 {
     static const struct {
@@ -261,6 +275,7 @@ static hr_workload_fn *hr_find_workload(const char *name)
         {"setget", hr_workload_setget},
         {"pipeline-10k", hr_workload_deep_pipeline},
         {"incrby", hr_workload_incrby},
+        {"incrbyfloat", hr_workload_incrbyfloat},
     };
 
     for (size_t i = 0; i < sizeof(workloads) / sizeof(workloads[0]); i++) {
@@ -381,13 +396,12 @@ done:
 
 static int hr_usage(void)
 {
-    fprintf(
-        stderr,
-        "usage: bench-program WORKLOAD HOST PORT COUNT [PAUSE_US]\n"
-        "       bench-program memory HOST PORT CONTEXTS\n"
-        "WORKLOAD is set, set-large, argv, pipeline, pipeline-10k, "
-        "setget or incrby, PORT is 1 to 65535, PAUSE_US is 0 to 10000000 and "
-        "CONTEXTS is 1 to 100000\n");
+    fprintf(stderr, "usage: bench-program WORKLOAD HOST PORT COUNT [PAUSE_US]\n"
+                    "       bench-program memory HOST PORT CONTEXTS\n"
+                    "WORKLOAD is set, set-large, argv, pipeline, pipeline-10k, "
+                    "setget, incrby or incrbyfloat, PORT is 1 to 65535, "
+                    "PAUSE_US is 0 to 10000000 and "
+                    "CONTEXTS is 1 to 100000\n");
     return 2;
 }
 
