@@ -230,16 +230,25 @@ int hr_request_name(const char *buf, size_t len, hr_slice *name)
     size_t name_len;
 
     /* Most requests have fewer than ten arguments and a name shorter than
-       ten bytes: "*3\r\n$3\r\nSET\r\n..." is read without a loop. */
-    if (buf != NULL && len >= 10 && buf[0] == '*' &&
+       a hundred bytes: "*3\r\n$3\r\nSET\r\n..." and
+       "*3\r\n$11\r\nINCRBYFLOAT\r\n..." are read without a loop. */
+    if (buf != NULL && len >= 11 && buf[0] == '*' &&
         hr_is_digit_from(buf[1], '1') && buf[2] == '\r' && buf[3] == '\n' &&
-        buf[4] == '$' && hr_is_digit_from(buf[5], '0') && buf[6] == '\r' &&
-        buf[7] == '\n') {
+        buf[4] == '$' && hr_is_digit_from(buf[5], '0')) {
+        size_t start = 8;
+
         name_len = (size_t)(buf[5] - '0');
-        if (len < 10 + name_len || buf[8 + name_len] != '\r' ||
-            buf[9 + name_len] != '\n')
+        if (buf[6] != '\r') {
+            if (name_len == 0 || !hr_is_digit_from(buf[6], '0'))
+                return -1;
+            name_len = name_len * 10 + (size_t)(buf[6] - '0');
+            start = 9;
+        }
+        if (buf[start - 2] != '\r' || buf[start - 1] != '\n' ||
+            len < start + name_len + 2 || buf[start + name_len] != '\r' ||
+            buf[start + name_len + 1] != '\n')
             return -1;
-        name->ptr = buf + 8;
+        name->ptr = buf + start;
         name->len = name_len;
         return 0;
     }
