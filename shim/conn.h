@@ -118,7 +118,7 @@ typedef struct hr_conn {
     hr_owed_queue owed; /* commands appended by the program itself */
     hr_transaction tx;  /* the open MULTI block */
     hr_pubsub pubsub;   /* subscriptions, in HR_CONN_SUBSCRIBED mode */
-    char *spare;        /* a large command being sent, see engine.c */
+    char *spare;        /* a large command kept for a retry, see call.c */
     size_t spare_size;
     int64_t last_io_ns;    /* monotonic time of the last command */
     bool reconnect_needed; /* reconnect before the next command */
