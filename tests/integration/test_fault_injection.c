@@ -383,6 +383,78 @@ static void test_fault_reset_mid_bulk_string(void)
 }
 
 /*
+ * Runs three large SETs under HIRETRY_WRITES=all while the proxy resets
+ * the connection after_bytes into them, in the middle of one SET's request.
+ * The shim keeps a command over 64 KiB for a retry in the buffer it was
+ * formatted in when it is as long as the command kept before, and in a copy
+ * otherwise.
+ * Each value has its own letter, so a retry that sends the bytes of another
+ * SET leaves a wrong value.
+ */
+static void hr_check_large_sets(size_t after_bytes)
+{
+    unsigned failures = CU_get_number_of_failures();
+    hr_fault fault = {HR_FAULT_RESET, HR_TO_SERVER, after_bytes, 0};
+    const size_t sizes[] = {HR_BIG_VALUE_BYTES, HR_BIG_VALUE_BYTES,
+                            HR_BIG_VALUE_BYTES * 9 / 10};
+    const char *steps[4] = {NULL, NULL, NULL, NULL};
+    char *commands[3] = {NULL, NULL, NULL};
+    bool built = true;
+    hr_fi_run run;
+
+    for (int i = 0; i < 3; i++) {
+        commands[i] = malloc(sizes[i] + 16);
+        if (commands[i] == NULL) {
+            built = false;
+            continue;
+        }
+        int n = snprintf(commands[i], 16, "SET big%d ", i);
+        memset(commands[i] + n, 'a' + i, sizes[i]);
+        commands[i][(size_t)n + sizes[i]] = '\0';
+        steps[i] = commands[i];
+    }
+    HR_ASSERT_TRUE(built);
+    if (built && hr_fi_setup(&run)) {
+        hr_fi_run_script(&run, &fault, "all", steps);
+        for (int i = 0; i < 3; i++) {
+            const char letter[2] = {(char)('a' + i), '\0'};
+            char key[16];
+            char reply[256];
+            char *value;
+
+            hr_fi_step(&run, HR_FIRST_STEP + i, reply, sizeof(reply));
+            HR_ASSERT_STR_EQ(reply, "status:OK");
+            snprintf(key, sizeof(key), "big%d", i);
+            value = hr_server_get(&run.server, HR_DB, key);
+            HR_ASSERT_TRUE(value != NULL);
+            if (value != NULL) {
+                HR_ASSERT_UINT_EQ(strlen(value), sizes[i]);
+                HR_ASSERT_UINT_EQ(strspn(value, letter), sizes[i]);
+            }
+            free(value);
+        }
+        HR_ASSERT_INT_EQ(hr_proxy_faults(&run.proxy), 1);
+        HR_ASSERT_INT_EQ(hr_proxy_accepted(&run.proxy), 2);
+        HR_ASSERT_TRUE(strstr(run.program.err, "event=retry") != NULL);
+        hr_fi_finish(&run, failures);
+    }
+    for (int i = 0; i < 3; i++)
+        free(commands[i]);
+}
+
+/* The reset cuts the second SET, as long as the first. */
+static void test_fault_reset_large_set_same_length(void)
+{
+    hr_check_large_sets(HR_BIG_VALUE_BYTES * 3 / 2);
+}
+
+/* The reset cuts the third SET, shorter than the first two. */
+static void test_fault_reset_large_set_shorter(void)
+{
+    hr_check_large_sets(HR_BIG_VALUE_BYTES * 9 / 4);
+}
+
+/*
  * The connection breaks while the program waits, and connects are refused
  * for HR_REFUSE_MS. The INCR that follows finds the connection closed
  * before it is written, so it cannot have run. It must go out once, on the
@@ -914,6 +986,9 @@ static CU_TestInfo tests[] = {
     {"test_fault_truncate_mid_bulk_header",
      test_fault_truncate_mid_bulk_header},
     {"test_fault_reset_mid_bulk_string", test_fault_reset_mid_bulk_string},
+    {"test_fault_reset_large_set_same_length",
+     test_fault_reset_large_set_same_length},
+    {"test_fault_reset_large_set_shorter", test_fault_reset_large_set_shorter},
     {"test_fault_refused_while_idle", test_fault_refused_while_idle},
     {"test_fault_refused_at_connect", test_fault_refused_at_connect},
     {"test_fault_pipeline_reset_mid_request_all",
