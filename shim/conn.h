@@ -120,6 +120,7 @@ typedef struct hr_conn {
     hr_pubsub pubsub;   /* subscriptions, in HR_CONN_SUBSCRIBED mode */
     char *spare;        /* a large command kept for a retry, see call.c */
     size_t spare_size;
+    size_t spare_len;      /* length of the command in spare */
     int64_t last_io_ns;    /* monotonic time of the last command */
     bool reconnect_needed; /* reconnect before the next command */
     unsigned long forks;   /* fork() count when the context was last used
