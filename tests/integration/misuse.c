@@ -525,6 +525,44 @@ static void hr_thread_handoff(const hr_options *options)
     redisFree(handoff.c);
 }
 
+/* Appends two commands from one va_list and reads both replies. */
+static void hr_append_twice(redisContext *c, const char *step,
+                            const char *format, ...)
+{
+    char name[64];
+    va_list ap;
+
+    va_start(ap, format);
+    for (int i = 1; i <= 2; i++) {
+        snprintf(name, sizeof(name), "%s.append%d", step, i);
+        hr_begin(name);
+        hr_print_rc(name, redisvAppendCommand(c, format, ap));
+    }
+    va_end(ap);
+    for (int i = 1; i <= 2; i++) {
+        snprintf(name, sizeof(name), "%s.get_reply%d", step, i);
+        hr_get_reply_step(name, c);
+    }
+}
+
+/*
+ * Reuses one va_list for two redisvAppendCommand calls. Where va_list is
+ * an array type (x86-64), hiredis's va_arg calls advance the caller's
+ * va_list, so the second command takes the next arguments. The C standard
+ * leaves ap indeterminate after such a call, but a program may rely on
+ * this ABI, and the shim must leave ap where hiredis leaves it.
+ */
+static void hr_va_list_reuse(const hr_options *options)
+{
+    redisContext *c = hr_connect_live(options);
+
+    hr_append_twice(c, "strings", "ECHO %s", "first", "second");
+    hr_append_twice(c, "binary", "ECHO %b", "one", (size_t)3, "two", (size_t)3);
+    hr_append_twice(c, "integers", "ECHO %d:%lld:%x", 1, 2LL, 3u, 4, 5LL, 6u);
+    hr_append_twice(c, "doubles", "ECHO %f", 1.5, 2.5);
+    redisFree(c);
+}
+
 typedef struct hr_case {
     const char *name;
     void (*run)(const hr_options *options);
@@ -593,6 +631,7 @@ static const hr_case hr_cases[] = {
     {"free_twice", hr_free_twice},
     {"thread_handoff", hr_thread_handoff},
     {"nonblock_options", hr_nonblock_options},
+    {"va_list_reuse", hr_va_list_reuse},
 };
 
 #define HR_CASE_COUNT (sizeof(hr_cases) / sizeof(hr_cases[0]))

@@ -372,6 +372,15 @@ static void test_misuse_nonblock_options(void)
     hr_check_case(&c);
 }
 
+/* One va_list through two redisvAppendCommand calls: the shim's own
+ * formatter and hiredis's must leave it at the same place. */
+static void test_misuse_va_list_reuse(void)
+{
+    hr_misuse_case c = {"va_list_reuse", 0, NULL};
+
+    hr_check_case(&c);
+}
+
 static CU_TestInfo tests[] = {
     {"test_misuse_null_context_crashes", test_misuse_null_context_crashes},
     {"test_misuse_null_accepted", test_misuse_null_accepted},
@@ -395,6 +404,7 @@ static CU_TestInfo tests[] = {
     {"test_misuse_free_twice", test_misuse_free_twice},
     {"test_misuse_thread_handoff", test_misuse_thread_handoff},
     {"test_misuse_nonblock_options", test_misuse_nonblock_options},
+    {"test_misuse_va_list_reuse", test_misuse_va_list_reuse},
     CU_TEST_INFO_NULL,
 };
 
