@@ -268,11 +268,55 @@ static void test_format_too_long(void)
     HR_ASSERT_TRUE(out == NULL);
 }
 
+/* Formats with hr_request_vformat, or with hiredis's redisvFormatCommand,
+ * and returns the next argument read from the same va_list. */
+static const char *next_argument(bool hiredis, const char *format, ...)
+{
+    va_list ap;
+    char *out = NULL;
+    const char *next;
+
+    va_start(ap, format);
+    if (hiredis) {
+        if (redisvFormatCommand(&out, format, ap) >= 0)
+            redisFreeCommand(out);
+    } else {
+        if (hr_request_vformat(&out, format, ap) >= 0)
+            free(out);
+    }
+    next = va_arg(ap, const char *);
+    va_end(ap);
+    return next;
+}
+
+/*
+ * Where va_list is an array type (x86-64), a callee's va_arg calls move
+ * the caller's va_list, and a program may read on after hiredis. The
+ * formatter must leave ap where hiredis leaves it, and untouched when it
+ * hands the format to hiredis.
+ */
+static void test_format_va_list_position(void)
+{
+    static const char first[] = "first";
+    static const char after[] = "after";
+
+    HR_ASSERT_TRUE(next_argument(false, "SET %s %s", "k", "v", after) ==
+                   next_argument(true, "SET %s %s", "k", "v", after));
+    HR_ASSERT_TRUE(next_argument(false, "%b %%", "v", (size_t)1, after) ==
+                   next_argument(true, "%b %%", "v", (size_t)1, after));
+    HR_ASSERT_TRUE(next_argument(false, "%d %ld %llx", 1, 2L, 3LL, after) ==
+                   next_argument(true, "%d %ld %llx", 1, 2L, 3LL, after));
+    HR_ASSERT_TRUE(next_argument(false, "%u%o%X %", 1u, 2u, 3u, after) ==
+                   next_argument(true, "%u%o%X %", 1u, 2u, 3u, after));
+    HR_ASSERT_TRUE(next_argument(false, "%s %5d", first, 5, after) == first);
+}
+
 static CU_TestInfo tests[] = {
     {"test_format_fixed", test_format_fixed},
     {"test_format_random", test_format_random},
     {"test_format_argument_limit", test_format_argument_limit},
     {"test_format_too_long", test_format_too_long},
+    {"test_format_va_list_position", test_format_va_list_position},
     CU_TEST_INFO_NULL,
 };
 
