@@ -252,16 +252,51 @@ static bool hr_plan_format(hr_format_plan *plan, const char *format, va_list ap)
     return !touched || hr_plan_end_arg(plan, arg_len);
 }
 
+/*
+ * Reads past the arguments of a format that hr_plan_format accepted, as
+ * hiredis's va_arg calls do: each conversion reads its own type.
+ */
+static void hr_skip_args(const char *format, va_list ap)
+{
+    const char *p = format;
+
+    while ((p = strchr(p, '%')) != NULL && p[1] != '\0') {
+        int longs = 0;
+
+        if (p[1] == 's') {
+            (void)va_arg(ap, const char *);
+        } else if (p[1] == 'b') {
+            (void)va_arg(ap, const char *);
+            (void)va_arg(ap, size_t);
+        } else if (p[1] != '%') {
+            if (p[1] == 'l')
+                longs = p[2] == 'l' ? 2 : 1;
+            if (longs == 0)
+                (void)va_arg(ap, int);
+            else if (longs == 1)
+                (void)va_arg(ap, long);
+            else
+                (void)va_arg(ap, long long);
+        }
+        p += 2 + longs;
+    }
+}
+
 long hr_request_vformat(char **out, const char *format, va_list ap)
 {
     hr_format_plan plan;
+    va_list copy;
+    bool planned;
     size_t total;
     char *buf;
     char *p;
     int piece = 0;
 
     *out = NULL;
-    if (!hr_plan_format(&plan, format, ap))
+    va_copy(copy, ap);
+    planned = hr_plan_format(&plan, format, copy);
+    va_end(copy);
+    if (!planned)
         return HR_REQUEST_UNSUPPORTED;
     total = hr_digits((size_t)plan.argc) + 3;
     for (int i = 0; i < plan.argc; i++) {
@@ -269,6 +304,10 @@ long hr_request_vformat(char **out, const char *format, va_list ap)
         if (total > INT_MAX)
             return HR_REQUEST_UNSUPPORTED;
     }
+    /* Where va_list is an array type (x86-64), hiredis's va_arg calls move
+       the caller's va_list past the arguments, and a program may go on
+       reading it. */
+    hr_skip_args(format, ap);
 
     buf = malloc(total + 1);
     if (buf == NULL)

@@ -163,13 +163,10 @@ static int hr_format(char **cmd, const char *format, va_list ap)
 {
     const char **known =
         &hr_hiredis_formats[((uintptr_t)format >> 3) % HR_HIREDIS_FORMATS];
-    va_list copy;
     long len;
 
     if (*known != format) {
-        va_copy(copy, ap);
-        len = hr_request_vformat(cmd, format, copy);
-        va_end(copy);
+        len = hr_request_vformat(cmd, format, ap);
         if (len != HR_REQUEST_UNSUPPORTED)
             return (int)len;
         *known = format;

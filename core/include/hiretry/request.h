@@ -28,11 +28,13 @@ long hr_request_format(char **out, int argc, const char **argv,
  * flag, width or precision. The bytes, the returned length and the NUL
  * after them are the same. Returns -1 when out of memory.
  *
- * Returns HR_REQUEST_UNSUPPORTED, with ap in an unknown state, for any
- * other conversion, for more than 32 arguments, 64 pieces (runs of bytes
- * from the format or from one value) or 16 integers, or for a request over
- * INT_MAX bytes. The caller then formats a copy of its va_list with
- * hiredis.
+ * Reads ap past the format's arguments, as hiredis does, so that where
+ * va_list is an array type (x86-64) the caller's va_list moves the same.
+ *
+ * Returns HR_REQUEST_UNSUPPORTED, with ap untouched, for any other
+ * conversion, for more than 32 arguments, 64 pieces (runs of bytes from
+ * the format or from one value) or 16 integers, or for a request over
+ * INT_MAX bytes. The caller then formats its va_list with hiredis.
  */
 long hr_request_vformat(char **out, const char *format, va_list ap);
 
