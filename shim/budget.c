@@ -295,7 +295,8 @@ bool hr_budget_admit_reconnect(hr_conn *conn, redisContext *c)
         return true;
     conn->budget_flags |= refusal;
     c->err = REDIS_ERR_OTHER;
-    snprintf(c->errstr, sizeof(c->errstr), "hiretry: %s for %s",
+    /* The endpoint's name is cut to what errstr can hold after the text. */
+    snprintf(c->errstr, sizeof(c->errstr), "hiretry: %s for %.90s",
              refusal == HR_BUDGET_REJECTED ? "circuit open"
                                            : "retry budget exhausted",
              endpoint->name);

@@ -341,8 +341,9 @@ int hr_sentinel_verify(redisContext *c, hr_failure *failure, int *error_number)
     /* A Sentinel with an old view named a server that is now a replica:
        the next attempt queries the Sentinels again. */
     hr_conn_endpoint(c, endpoint, sizeof(endpoint));
-    snprintf(text, sizeof(text), "%s is not the primary of %s", endpoint,
-             hr_shim_config.sentinel.master);
+    /* hr_sentinel_fail cuts the text to the context's errstr anyway. */
+    snprintf(text, sizeof(text), "%.80s is not the primary of %.80s",
+             endpoint, hr_shim_config.sentinel.master);
     hr_log(HR_LOG_INFO, "event=sentinel_not_primary endpoint=%s master=%s",
            endpoint, hr_shim_config.sentinel.master);
     hr_sentinel_fail(c, text);
