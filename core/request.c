@@ -82,12 +82,22 @@ long hr_request_format(char **out, int argc, const char **argv,
 }
 
 /*
- * The maximum numbers of pieces, arguments and integers that
+ * The maximum numbers of pieces, arguments, integers and values read that
  * hr_request_vformat formats itself. A format with more goes to hiredis.
  */
 #define HR_VFORMAT_PIECES 64
 #define HR_VFORMAT_ARGS 32
 #define HR_VFORMAT_NUMBERS 16
+#define HR_VFORMAT_READS 64
+
+/* What a conversion reads from the va_list. */
+typedef enum hr_read {
+    HR_READ_STRING,    /* %s */
+    HR_READ_BINARY,    /* %b: a pointer and a size_t */
+    HR_READ_INT,       /* an integer with no modifier */
+    HR_READ_LONG,      /* l */
+    HR_READ_LONG_LONG, /* ll */
+} hr_read;
 
 /* Enough for the octal digits of an unsigned long long, or a sign and the
  * decimal digits of a long long. */
@@ -105,9 +115,11 @@ typedef struct hr_format_plan {
     int ends[HR_VFORMAT_ARGS]; /* index after each argument's last piece */
     size_t lens[HR_VFORMAT_ARGS];
     char numbers[HR_VFORMAT_NUMBERS][HR_NUMBER_MAX]; /* integers' text */
+    unsigned char reads[HR_VFORMAT_READS];           /* hr_read, in order */
     int npieces;
     int argc;
     int nnumbers;
+    int nreads;
 } hr_format_plan;
 
 /*
@@ -176,6 +188,7 @@ static bool hr_plan_format(hr_format_plan *plan, const char *format, va_list ap)
     plan->npieces = 0;
     plan->argc = 0;
     plan->nnumbers = 0;
+    plan->nreads = 0;
     while (*p != '\0') {
         const char *value;
         size_t len;
@@ -198,15 +211,19 @@ static bool hr_plan_format(hr_format_plan *plan, const char *format, va_list ap)
             touched = true;
             continue;
         }
+        if (p[1] != '%' && plan->nreads == HR_VFORMAT_READS)
+            return false;
         switch (p[1]) {
         case 's':
             value = va_arg(ap, const char *);
             len = strlen(value);
+            plan->reads[plan->nreads++] = HR_READ_STRING;
             p += 2;
             break;
         case 'b':
             value = va_arg(ap, const char *);
             len = va_arg(ap, size_t);
+            plan->reads[plan->nreads++] = HR_READ_BINARY;
             p += 2;
             break;
         case '%':
@@ -238,6 +255,7 @@ static bool hr_plan_format(hr_format_plan *plan, const char *format, va_list ap)
                                  : va_arg(ap, unsigned long);
             else
                 bits = va_arg(ap, unsigned long long);
+            plan->reads[plan->nreads++] = (unsigned char)(HR_READ_INT + longs);
             digits = plan->numbers[plan->nnumbers++];
             value = hr_put_integer(digits, bits, is_signed, conversion);
             len = (size_t)(digits + HR_NUMBER_MAX - value);
@@ -253,32 +271,30 @@ static bool hr_plan_format(hr_format_plan *plan, const char *format, va_list ap)
 }
 
 /*
- * Reads past the arguments of a format that hr_plan_format accepted, as
- * hiredis's va_arg calls do: each conversion reads its own type.
+ * Reads ap past the arguments that hr_plan_format read from its copy, each
+ * with its own type, as hiredis's va_arg calls do.
  */
-static void hr_skip_args(const char *format, va_list ap)
+static void hr_skip_args(const hr_format_plan *plan, va_list ap)
 {
-    const char *p = format;
-
-    while ((p = strchr(p, '%')) != NULL && p[1] != '\0') {
-        int longs = 0;
-
-        if (p[1] == 's') {
+    for (int i = 0; i < plan->nreads; i++) {
+        switch (plan->reads[i]) {
+        case HR_READ_STRING:
             (void)va_arg(ap, const char *);
-        } else if (p[1] == 'b') {
+            break;
+        case HR_READ_BINARY:
             (void)va_arg(ap, const char *);
             (void)va_arg(ap, size_t);
-        } else if (p[1] != '%') {
-            if (p[1] == 'l')
-                longs = p[2] == 'l' ? 2 : 1;
-            if (longs == 0)
-                (void)va_arg(ap, int);
-            else if (longs == 1)
-                (void)va_arg(ap, long);
-            else
-                (void)va_arg(ap, long long);
+            break;
+        case HR_READ_INT:
+            (void)va_arg(ap, int);
+            break;
+        case HR_READ_LONG:
+            (void)va_arg(ap, long);
+            break;
+        default:
+            (void)va_arg(ap, long long);
+            break;
         }
-        p += 2 + longs;
     }
 }
 
@@ -307,7 +323,7 @@ long hr_request_vformat(char **out, const char *format, va_list ap)
     /* Where va_list is an array type (x86-64), hiredis's va_arg calls move
        the caller's va_list past the arguments, and a program may go on
        reading it. */
-    hr_skip_args(format, ap);
+    hr_skip_args(&plan, ap);
 
     buf = malloc(total + 1);
     if (buf == NULL)

@@ -33,8 +33,9 @@ long hr_request_format(char **out, int argc, const char **argv,
  *
  * Returns HR_REQUEST_UNSUPPORTED, with ap untouched, for any other
  * conversion, for more than 32 arguments, 64 pieces (runs of bytes from
- * the format or from one value) or 16 integers, or for a request over
- * INT_MAX bytes. The caller then formats its va_list with hiredis.
+ * the format or from one value), 64 conversions that read a value or 16
+ * integers, or for a request over INT_MAX bytes. The caller then formats
+ * its va_list with hiredis.
  */
 long hr_request_vformat(char **out, const char *format, va_list ap);
 
