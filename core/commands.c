@@ -231,26 +231,29 @@ int hr_request_name(const char *buf, size_t len, hr_slice *name)
 
     /* Most requests have fewer than ten arguments and a name shorter than
        a hundred bytes: "*3\r\n$3\r\nSET\r\n..." and
-       "*3\r\n$11\r\nINCRBYFLOAT\r\n..." are read without a loop. */
+       "*3\r\n$11\r\nINCRBYFLOAT\r\n..." are read without a loop. Any
+       other request goes on to the general parse below. */
     if (buf != NULL && len >= 11 && buf[0] == '*' &&
         hr_is_digit_from(buf[1], '1') && buf[2] == '\r' && buf[3] == '\n' &&
         buf[4] == '$' && hr_is_digit_from(buf[5], '0')) {
-        size_t start = 8;
+        size_t start = 0;
 
-        name_len = (size_t)(buf[5] - '0');
-        if (buf[6] != '\r') {
-            if (name_len == 0 || !hr_is_digit_from(buf[6], '0'))
-                return -1;
-            name_len = name_len * 10 + (size_t)(buf[6] - '0');
+        if (buf[6] == '\r' && buf[7] == '\n') {
+            name_len = (size_t)(buf[5] - '0');
+            start = 8;
+        } else if (buf[5] != '0' && hr_is_digit_from(buf[6], '0') &&
+                   buf[7] == '\r' && buf[8] == '\n') {
+            name_len = (size_t)(buf[5] - '0') * 10 + (size_t)(buf[6] - '0');
             start = 9;
         }
-        if (buf[start - 2] != '\r' || buf[start - 1] != '\n' ||
-            len < start + name_len + 2 || buf[start + name_len] != '\r' ||
-            buf[start + name_len + 1] != '\n')
-            return -1;
-        name->ptr = buf + start;
-        name->len = name_len;
-        return 0;
+        if (start != 0) {
+            if (len < start + name_len + 2 || buf[start + name_len] != '\r' ||
+                buf[start + name_len + 1] != '\n')
+                return -1;
+            name->ptr = buf + start;
+            name->len = name_len;
+            return 0;
+        }
     }
 
     /* Ten digits hold INT_MAX arguments, eighteen any length that fits in

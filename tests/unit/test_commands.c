@@ -11,6 +11,7 @@
  * row specifies.
  */
 #include "hiretry/commands.h"
+#include "hiretry/request.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -799,6 +800,39 @@ static void test_request_name(void)
     HR_ASSERT_INT_EQ(hr_request_name(NULL, 0, &name), -1);
 }
 
+/* Names of one, two and three length digits, each with 1 and 9
+ * arguments, are found whole. */
+static void test_request_name_lengths(void)
+{
+    static const size_t lengths[] = {1, 9, 10, 11, 99, 100, 133, 1000};
+    char name_bytes[1000];
+    const char *argv[9];
+    size_t argvlen[9];
+
+    memset(name_bytes, 'N', sizeof(name_bytes));
+    for (int i = 0; i < 9; i++) {
+        argv[i] = i == 0 ? name_bytes : "arg";
+        argvlen[i] = 3;
+    }
+    for (size_t i = 0; i < ARRAY_SIZE(lengths); i++) {
+        for (int argc = 1; argc <= 9; argc += 8) {
+            hr_slice name = {NULL, 0};
+            char *request = NULL;
+            long len;
+
+            argvlen[0] = lengths[i];
+            len = hr_request_format(&request, argc, argv, argvlen);
+            HR_ASSERT_TRUE(len > 0);
+            if (len <= 0)
+                continue;
+            HR_ASSERT_INT_EQ(hr_request_name(request, (size_t)len, &name), 0);
+            HR_ASSERT_UINT_EQ(name.len, lengths[i]);
+            HR_ASSERT_TRUE(name.ptr != NULL && name.ptr[0] == 'N');
+            free(request);
+        }
+    }
+}
+
 /* Names whose flags may be cached, and names whose arguments decide. */
 static void test_flags_fixed_by_name(void)
 {
@@ -843,6 +877,7 @@ static void test_flags_fixed_match_classify(void)
 
 static const CU_TestInfo tests[] = {
     {"test_request_name", test_request_name},
+    {"test_request_name_lengths", test_request_name_lengths},
     {"test_flags_fixed_by_name", test_flags_fixed_by_name},
     {"test_flags_fixed_match_classify", test_flags_fixed_match_classify},
     {"test_parse_formatted_requests", test_parse_formatted_requests},
