@@ -15,17 +15,7 @@
 #include "hiretry/classify.h"
 #include "hiretry/errors.h"
 #include "hiretry/policy.h"
-
-/* Reports a broken property and stops, so that libFuzzer saves the input. */
-#define HR_FUZZ_CHECK(cond, ...)                                               \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            fprintf(stderr, "property failed: %s: ", #cond);                   \
-            fprintf(stderr, __VA_ARGS__);                                      \
-            fputc('\n', stderr);                                               \
-            abort();                                                           \
-        }                                                                      \
-    } while (0)
+#include "hr_fuzz.h"
 
 static int64_t hr_fuzz_now_ns(void *arg)
 {

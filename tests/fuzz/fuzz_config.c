@@ -22,17 +22,7 @@
 
 #include "hiretry/config.h"
 #include "hiretry/errors.h"
-
-/* Reports a broken property and stops, so that libFuzzer saves the input. */
-#define HR_FUZZ_CHECK(cond, ...)                                               \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            fprintf(stderr, "property failed: %s: ", #cond);                   \
-            fprintf(stderr, __VA_ARGS__);                                      \
-            fputc('\n', stderr);                                               \
-            abort();                                                           \
-        }                                                                      \
-    } while (0)
+#include "hr_fuzz.h"
 
 #define HR_VARS_MAX 32
 

@@ -20,17 +20,7 @@
 
 #include "hiretry/commands.h"
 #include "hiretry/request.h"
-
-/* Reports a broken property and stops, so that libFuzzer saves the input. */
-#define HR_FUZZ_CHECK(cond, ...)                                               \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            fprintf(stderr, "property failed: %s: ", #cond);                   \
-            fprintf(stderr, __VA_ARGS__);                                      \
-            fputc('\n', stderr);                                               \
-            abort();                                                           \
-        }                                                                      \
-    } while (0)
+#include "hr_fuzz.h"
 
 #define HR_ARGS_MAX 64
 

@@ -18,8 +18,9 @@
  *
  * The values are passed to both formatters as 16 integer-sized slots in
  * the order the conversions read them. Reading a slot as char *, size_t,
- * int, long or long long relies on the LP64 calling convention, where all
- * of them are passed alike; floating-point conversions are skipped.
+ * int, long or long long relies on the LP64 calling convention, which
+ * passes all of them alike. Floating-point conversions travel in other
+ * registers, so inputs with them are skipped.
  */
 #include <stdarg.h>
 #include <stdbool.h>
@@ -31,16 +32,7 @@
 #include <hiredis/hiredis.h>
 
 #include "hiretry/request.h"
-
-#define HR_FUZZ_CHECK(cond, ...)                                               \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            fprintf(stderr, "property failed: %s: ", #cond);                   \
-            fprintf(stderr, __VA_ARGS__);                                      \
-            fputc('\n', stderr);                                               \
-            abort();                                                           \
-        }                                                                      \
-    } while (0)
+#include "hr_fuzz.h"
 
 #define HR_SLOTS 16
 #define HR_FORMAT_MAX 512
