@@ -133,14 +133,15 @@ static const char *hr_put_integer(char *buf, unsigned long long bits,
 {
     const char *symbols =
         conversion == 'X' ? "0123456789ABCDEF" : "0123456789abcdef";
-    unsigned base = conversion == 'o'   ? 8
-                    : conversion == 'x' ? 16
-                    : conversion == 'X' ? 16
-                                        : 10;
+    unsigned base = 10;
     bool negative = is_signed && (long long)bits < 0;
     unsigned long long magnitude = negative ? 0 - bits : bits;
     char *p = buf + HR_NUMBER_MAX;
 
+    if (conversion == 'o')
+        base = 8;
+    else if (conversion == 'x' || conversion == 'X')
+        base = 16;
     do {
         *--p = symbols[magnitude % base];
         magnitude /= base;

@@ -23,10 +23,10 @@ long hr_request_format(char **out, int argc, const char **argv,
 
 /*
  * Formats a printf-like command format as hiredis's redisvFormatCommand
- * does, for formats whose only conversions are %s, %b, %% and integers:
- * d, i, o, u, x or X, as an int, a long (l) or a long long (ll), with no
- * flag, width or precision. The bytes, the returned length and the NUL
- * after them are the same. Returns -1 when out of memory.
+ * does, for formats whose only conversions are %s, %b, %% and integers.
+ * An integer is d, i, o, u, x or X, as an int, a long (l) or a long long
+ * (ll), with no flag, width or precision. The bytes, the returned length
+ * and the NUL after them are the same. Returns -1 when out of memory.
  *
  * Reads ap past the format's arguments, as hiredis does, so that where
  * va_list is an array type (x86-64) the caller's va_list moves the same.
