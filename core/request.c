@@ -124,8 +124,8 @@ typedef struct hr_format_plan {
 
 /*
  * Writes an integer's text at the end of buf, HR_NUMBER_MAX bytes, as
- * printf's conversion ('d', 'i', 'o', 'u', 'x' or 'X') with no flag, width
- * or precision writes it, and returns where the text starts. bits is the
+ * printf writes it for the conversion ('d', 'i', 'o', 'u', 'x' or 'X') with
+ * no flag, width or precision. Returns where the text starts. bits is the
  * value converted to unsigned long long, so a signed one is sign-extended.
  */
 static const char *hr_put_integer(char *buf, unsigned long long bits,

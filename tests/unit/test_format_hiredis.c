@@ -37,7 +37,7 @@ typedef struct format_case {
     char format[256];
     uintptr_t slots[SLOTS];
     int used;
-    bool supported; /* only %s, %b and %% */
+    bool supported; /* only conversions that hiretry formats */
     char values[SLOTS][VALUE_MAX + 1];
 } format_case;
 
